@@ -11,6 +11,7 @@ export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 ## Every test: the program under mocks, the boot files, PostgreSQL, the Agent check, the app.
 test: $(VENV)/.installed
 	$(PYTHON) -m pytest -n 2 -q
+	bash tests/host/run.sh -q
 
 ## Deploy / preview / tear down stack $(STACK).
 up preview destroy: $(VENV)/.installed

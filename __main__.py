@@ -4,8 +4,8 @@ import pulumi
 
 from components.host import Host, HostArgs, latest_amazon_linux_2023
 from components.network import Network, NetworkArgs, zone_offering
-from components.settings import (AGENT_NETWORK_CIDR, APP_PORT, SUBNET_CIDR, VPC_CIDR,
-                                 load_settings)
+from components.design import AGENT_NETWORK_CIDR, APP_PORT, SUBNET_CIDR, VPC_CIDR
+from components.settings import load_settings
 
 # 1. Settings: every key checked before anything is declared.
 settings = load_settings()

@@ -21,15 +21,6 @@ from typing import Any, Callable, Optional
 
 import pulumi
 
-# Fixed facts of the design, shared by the pieces that must agree on them.
-VPC_CIDR = "10.42.0.0/16"
-SUBNET_CIDR = "10.42.1.0/24"
-# The user-defined Docker network the Agent and app containers share. PostgreSQL on the host
-# trusts the Agent's connections from this subnet only, reached at its gateway address.
-AGENT_NETWORK_CIDR = "172.30.0.0/24"
-AGENT_NETWORK_GATEWAY = "172.30.0.1"
-POSTGRES_PORT = 5432
-APP_PORT = 80
 DATADOG_SITES = (
     "datadoghq.com",
     "us3.datadoghq.com",

@@ -20,7 +20,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.settings import AGENT_NETWORK_CIDR, AGENT_NETWORK_GATEWAY
+from components.design import AGENT_NETWORK_CIDR, AGENT_NETWORK_GATEWAY
 
 ROOT = Path(__file__).resolve().parent.parent
 STUBS = ROOT / "tests" / "stubs"

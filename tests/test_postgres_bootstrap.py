@@ -3,6 +3,10 @@
 import re
 
 import pytest
+import yaml
+
+from components.agent_files import render_postgres_conf
+from components.design import POSTGRES_PORT
 
 
 def test_datadog_logs_in_from_the_agent_network_with_its_password(prepared_postgres):
@@ -107,3 +111,16 @@ def test_the_password_never_reaches_a_command_line_or_the_log(prepared_postgres)
     assert prepared_postgres.password not in result.stdout + result.stderr
     log = (prepared_postgres.workdir / "run" / "postgres.log").read_text()
     assert prepared_postgres.password not in log
+
+
+def test_the_agents_postgres_integration_config_logs_in(prepared_postgres):
+    """The rendered conf.d/postgres.d/conf.yaml, used as the Agent uses it."""
+    conf = yaml.safe_load(render_postgres_conf(password=prepared_postgres.password,
+                                               tags=["env:test"]))
+    (instance,) = conf["instances"]
+    assert instance["port"] == POSTGRES_PORT  # the throwaway cluster listens on a private port
+    result = prepared_postgres.as_agent(
+        "SELECT current_user, count(*) > 0 FROM pg_stat_database", host=instance["host"],
+        user=instance["username"], password=instance["password"], dbname=instance["dbname"])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "datadog|t"

@@ -1,0 +1,14 @@
+"""Fixed facts of the design that several pieces must agree on (no Pulumi import: the host-side
+tests' environment reads them too)."""
+
+VPC_CIDR = "10.42.0.0/16"
+SUBNET_CIDR = "10.42.1.0/24"
+# The user-defined Docker network the Agent and app containers share. PostgreSQL on the host
+# trusts the Agent's connections from this subnet only, reached at its gateway address.
+AGENT_NETWORK_NAME = "dd-assessment"
+AGENT_NETWORK_CIDR = "172.30.0.0/24"
+AGENT_NETWORK_GATEWAY = "172.30.0.1"
+AGENT_CONTAINER_NAME = "datadog-agent"  # the app's tracer finds the Agent by this name
+TRACE_PORT = 8126
+POSTGRES_PORT = 5432
+APP_PORT = 80

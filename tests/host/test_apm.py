@@ -1,0 +1,186 @@
+"""APM end to end on localhost: the app, started exactly as app/Dockerfile's CMD starts it
+(ddtrace-run gunicorn ...), sends real traces to Datadog's APM test agent."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+pytest.importorskip("ddapm_test_agent", reason="host tests: run tests/host/run.sh")
+
+from hostlib import (
+    APP_DIR,
+    bind_option,
+    dockerfile_cmd,
+    dockerfile_healthcheck_cmd,
+    free_port,
+    http_get,
+    only,
+    parse_dockerfile,
+    start_process,
+    venv_tool,
+    wait_until,
+)
+
+SERVICE = "my-flask-app"
+ENV = "test"
+VERSION = "1.2.3-test"
+STARTUP_TIMEOUT = 30
+TRACE_TIMEOUT = 30
+
+EXPECTED_BODIES = {
+    "/": b"Entrypoint to the Application",
+    "/api/apm": b"Getting APM Started",
+    "/api/trace": b"Posting Traces",
+}
+
+
+@pytest.fixture(scope="module")
+def apm_agent(tmp_path_factory, clean_env):
+    port = free_port()
+    argv = [
+        venv_tool("ddapm-test-agent"),
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        "--otlp-http-port", str(free_port()),
+        "--otlp-grpc-port", str(free_port()),
+    ]  # fmt: skip
+    proc = start_process(
+        argv,
+        log=tmp_path_factory.mktemp("agent") / "test-agent.log",
+        env=clean_env,
+        cwd=APP_DIR,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+
+        def ready():
+            proc.assert_running("ddapm-test-agent")
+            return http_get(f"{url}/test/traces")[0] == 200
+
+        wait_until(ready, timeout=STARTUP_TIMEOUT, what="the APM test agent")
+        yield port, url, proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="module")
+def app(apm_agent, tmp_path_factory, clean_env):
+    agent_port, _, _ = apm_agent
+    argv = dockerfile_cmd()
+    assert argv[0] == "ddtrace-run", argv
+    # Same argv as the image; only the bind address moves to a free loopback port.
+    port = free_port()
+    index, _ = bind_option(argv)
+    argv = list(argv)
+    argv[index] = (
+        f"127.0.0.1:{port}"
+        if not argv[index].startswith("--bind=")
+        else f"--bind=127.0.0.1:{port}"
+    )
+    argv[0] = venv_tool(argv[0])
+    env = dict(clean_env)
+    env.update(
+        {
+            # What the container gets at deploy time (DD_AGENT_HOST=datadog-agent there).
+            "DD_AGENT_HOST": "127.0.0.1",
+            "DD_TRACE_AGENT_PORT": str(agent_port),
+            "DD_SERVICE": SERVICE,
+            "DD_ENV": ENV,
+            "DD_VERSION": VERSION,
+        }
+    )
+    proc = start_process(
+        argv, log=tmp_path_factory.mktemp("app") / "app.log", env=env, cwd=APP_DIR
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+
+        def ready():
+            proc.assert_running("ddtrace-run gunicorn")
+            return http_get(f"{url}/healthz")[0] == 200
+
+        wait_until(ready, timeout=STARTUP_TIMEOUT, what="the app's /healthz")
+        yield port, url, proc
+    finally:
+        proc.stop()
+
+
+def _spans(agent_url: str) -> list[dict]:
+    status, body = http_get(f"{agent_url}/test/traces")
+    if status != 200:
+        raise ValueError(f"/test/traces answered {status}: {body[:200]!r}")
+    return [span for trace in json.loads(body) for span in trace]
+
+
+def test_cmd_binds_the_exposed_port():
+    _, bind = bind_option(dockerfile_cmd())
+    exposed = only(parse_dockerfile(), "EXPOSE").args.split()
+    assert bind == "0.0.0.0:8080"
+    assert exposed == ["8080"]
+
+
+def test_routes_answer(app):
+    _, url, _ = app
+    for path, body in EXPECTED_BODIES.items():
+        assert http_get(f"{url}{path}") == (200, body), path
+    status, body = http_get(f"{url}/healthz")
+    assert status == 200 and json.loads(body) == {"status": "ok"}
+    assert http_get(f"{url}/no-such-page")[0] == 404
+
+
+def test_dockerfile_healthcheck_passes_against_running_app(app):
+    port, _, _ = app
+    argv = dockerfile_healthcheck_cmd()
+    assert argv[0] == "python"
+    code = argv[-1]
+    assert "127.0.0.1:8080/healthz" in code
+    argv = [venv_tool("python"), *argv[1:-1], code.replace(":8080/", f":{port}/")]
+    result = subprocess.run(
+        argv, capture_output=True, text=True, timeout=15, check=False
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_traces_reach_the_agent(app, apm_agent):
+    _, app_url, app_proc = app
+    _, agent_url, _ = apm_agent
+    wanted = {"GET /api/apm", "GET /api/trace"}
+    for path in ("/api/apm", "/api/trace", "/healthz"):
+        assert http_get(f"{app_url}{path}")[0] == 200
+
+    def flask_spans():
+        app_proc.assert_running("ddtrace-run gunicorn")
+        spans = [s for s in _spans(agent_url) if s.get("name") == "flask.request"]
+        return spans if wanted <= {s.get("resource") for s in spans} else None
+
+    try:
+        spans = wait_until(
+            flask_spans, timeout=TRACE_TIMEOUT, interval=0.5, what="flask.request spans"
+        )
+    except pytest.fail.Exception:
+        print(f"--- app log ---\n{app_proc.output()[-4000:]}")
+        print(f"--- spans seen ---\n{json.dumps(_spans(agent_url), indent=1)[-4000:]}")
+        raise
+    by_resource = {s["resource"]: s for s in spans}
+    for resource in sorted(wanted):
+        span = by_resource[resource]
+        meta = span.get("meta", {})
+        assert span["service"] == SERVICE, span
+        assert meta.get("env") == ENV, meta
+        assert meta.get("version") == VERSION, meta
+        assert meta.get("http.method") == "GET", meta
+        assert meta.get("http.status_code") == "200", meta
+        assert meta.get("http.route") == resource.split(" ", 1)[1], meta
+        assert span.get("error", 0) == 0, span
+        assert span.get("parent_id") in (0, None), "flask.request is the root span"
+
+
+def test_app_log_has_no_tracer_errors(app, apm_agent):
+    """Runs last in this module: the tracer must not have complained about sending."""
+    _, _, app_proc = app
+    log = app_proc.output()
+    for marker in ("failed to send", "Traceback", "ConnectionRefused"):
+        assert marker not in log, log[-4000:]
