@@ -2,20 +2,25 @@
 
 import pulumi
 
-from components.host import Host, HostArgs, latest_amazon_linux_2023
+from components import design
+from components.agent import DatadogAgent, DatadogAgentArgs
+from components.app import FlaskApp, FlaskAppArgs
+from components.host import Host, HostArgs, architecture_of, latest_amazon_linux_2023
 from components.network import Network, NetworkArgs, zone_offering
-from components.design import AGENT_NETWORK_CIDR, APP_PORT, SUBNET_CIDR, VPC_CIDR
+from components.remote_docker import RemoteDocker, RemoteDockerArgs
 from components.settings import load_settings
+
+APP_SERVICE = "my-flask-app"
 
 # 1. Settings: every key checked before anything is declared.
 settings = load_settings()
 
 # 2. The hosts: a network of their own, then one host per `hostCount`.
 network = Network(settings.name_prefix, NetworkArgs(
-    vpc_cidr=VPC_CIDR, subnet_cidr=SUBNET_CIDR,
+    vpc_cidr=design.VPC_CIDR, subnet_cidr=design.SUBNET_CIDR,
     availability_zone=zone_offering(settings.instance_type),
     ssh_allowed_cidrs=settings.ssh_allowed_cidrs, app_allowed_cidrs=settings.app_allowed_cidrs,
-    app_port=APP_PORT, tags=settings.tags))
+    app_port=design.APP_PORT, tags=settings.tags))
 
 ami_id = settings.ami_id or latest_amazon_linux_2023(settings.instance_type)
 hosts = [
@@ -24,12 +29,32 @@ hosts = [
         ignore_ami_changes=settings.ami_id is None,
         subnet_id=network.subnet_id, security_group_id=network.security_group_id,
         ssh_public_key=settings.ssh_public_key, region=settings.region,
-        parameter_prefix=settings.parameter_prefix, agent_network_cidr=AGENT_NETWORK_CIDR,
+        parameter_prefix=settings.parameter_prefix, agent_network_cidr=design.AGENT_NETWORK_CIDR,
         tags=settings.tags))
     for host_name in settings.host_names
 ]
 
-# 3. What a user needs next: where the hosts are and how to reach them.
+# 3. On each host, over SSH: its Docker daemon, the Datadog Agent and the instrumented app.
+for host in hosts:
+    docker_host = RemoteDocker(host.host_name, RemoteDockerArgs(
+        public_ip=host.public_ip, instance_id=host.instance_id,
+        ssh_private_key_path=settings.ssh_private_key_path,
+        network_name=design.AGENT_NETWORK_NAME, network_cidr=design.AGENT_NETWORK_CIDR,
+        network_gateway=design.AGENT_NETWORK_GATEWAY))
+    DatadogAgent(f"{host.host_name}-agent", DatadogAgentArgs(
+        provider=docker_host.provider, network_name=docker_host.network_name,
+        container_name=design.AGENT_CONTAINER_NAME, version=settings.agent_version,
+        api_key=settings.datadog_api_key, site=settings.datadog_site, host_name=host.host_name,
+        host_tags=settings.host_tags, env=settings.env,
+        check_interval_seconds=settings.check_interval_seconds,
+        database_password=host.database_password))
+    FlaskApp(f"{host.host_name}-app", FlaskAppArgs(
+        provider=docker_host.provider, network_name=docker_host.network_name,
+        agent_host=design.AGENT_CONTAINER_NAME, service=APP_SERVICE, env=settings.env,
+        platform=f"linux/{'arm64' if architecture_of(settings.instance_type) == 'arm64' else 'amd64'}",
+        published_port=design.APP_PORT))
+
+# 4. What a user needs next: where the hosts are and how to reach them.
 pulumi.export("hostNames", [host.host_name for host in hosts])
 pulumi.export("publicIps", [host.public_ip for host in hosts])
 pulumi.export("sshCommands", [

@@ -12,3 +12,15 @@ AGENT_CONTAINER_NAME = "datadog-agent"  # the app's tracer finds the Agent by th
 TRACE_PORT = 8126
 POSTGRES_PORT = 5432
 APP_PORT = 80
+# Every site parameter Datadog documents ("Getting Started with Datadog Sites").
+DATADOG_SITES = (
+    "datadoghq.com",       # US1
+    "us3.datadoghq.com",   # US3
+    "us5.datadoghq.com",   # US5
+    "datadoghq.eu",        # EU1
+    "ap1.datadoghq.com",   # AP1
+    "ap2.datadoghq.com",   # AP2
+    "ddog-gov.com",        # US1-FED
+    "us2.ddog-gov.com",    # US2-FED
+    "uk1.datadoghq.com",   # UK1
+)

@@ -21,16 +21,9 @@ from typing import Any, Callable, Optional
 
 import pulumi
 
-DATADOG_SITES = (
-    "datadoghq.com",
-    "us3.datadoghq.com",
-    "us5.datadoghq.com",
-    "datadoghq.eu",
-    "ap1.datadoghq.com",
-    "ap2.datadoghq.com",
-    "ddog-gov.com",
-)
-DEFAULT_AGENT_VERSION = "7.72.1"
+from components.design import DATADOG_SITES
+
+DEFAULT_AGENT_VERSION = "7.83.1"
 SSH_KEY_TYPES = ("ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
                  "ecdsa-sha2-nistp521")
 MAX_HOSTS = 10
@@ -168,12 +161,13 @@ def _parse_public_key(raw: str) -> str:
 
 
 def _parse_private_key_path(raw: str) -> str:
+    """The path as written (`~` kept, so it reads the same on every operator's machine)."""
     path = Path(raw).expanduser()
     if not path.is_file():
         raise ValueError(f"'{path}' does not exist; point it at the private key matching "
                          "sshPublicKey (pulumi-docker reaches each host over SSH with it), or create "
                          "a pair with `ssh-keygen -t ed25519`")
-    return str(path)
+    return raw
 
 
 def _parse_int(raw: str, low: int, high: int) -> int:
@@ -307,7 +301,7 @@ def load_settings() -> Settings:
         "|".join(map(re.escape, DATADOG_SITES)), f"a Datadog site ({', '.join(DATADOG_SITES)})"),
         default="datadoghq.com")
     agent_version = read("agentVersion", _parse_pattern(
-        r"7\.\d{1,3}\.\d{1,3}", "an exact Agent 7 version like '7.72.1' (no 'latest': a pinned "
+        r"7\.\d{1,3}\.\d{1,3}", "an exact Agent 7 version like '7.83.1' (no 'latest': a pinned "
         "image never changes under a running host)"), default=DEFAULT_AGENT_VERSION)
     check_interval = read("checkIntervalSeconds",
                           lambda raw: _parse_int(raw, MIN_CHECK_INTERVAL, 3600), default=45)

@@ -9,6 +9,7 @@ the resolved stack outputs.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import runpy
 import tempfile
@@ -115,6 +116,11 @@ def _computed(typ: str, name: str, inputs: dict) -> dict:
         # The provider records "now" at create time; a fixed instant keeps mocked runs repeatable.
         stamp = inputs.get("rfc3339") or STATIC_TIME
         return {"rfc3339": stamp, "unix": int(datetime.fromisoformat(stamp).timestamp())}
+    if typ == "docker:index/remoteImage:RemoteImage":
+        return {"imageId": "sha256:" + hashlib.sha256(inputs["name"].encode()).hexdigest(),
+                "repoDigest": inputs["name"]}
+    if typ == "command:local:Command":
+        return {"stdout": "ready"}
     if typ == "aws:ec2/keyPair:KeyPair":
         return {"keyName": f"{name}-1a2b3c", "arn": f"arn:aws:ec2:us-east-2:123456789012:key-pair/{name}"}
     if typ.startswith("aws:"):

@@ -1,0 +1,96 @@
+"""The Datadog Agent 7 container on one host.
+
+Runs as Datadog documents for Docker (host PID and cgroup namespaces, the Docker socket, /proc
+and the cgroup tree mounted read-only), with APM and DogStatsD open to the other containers of
+the shared network. Its configuration is the real files under `agent/`, rendered by
+`components/agent_files.py` and uploaded before the container starts: editing one shows up in
+`pulumi preview` as a replacement of this container.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import pulumi
+import pulumi_docker as docker
+
+from components import agent_files
+
+IMAGE_REPOSITORY = "gcr.io/datadoghq/agent"
+READ_ONLY_HOST_MOUNTS = (
+    ("/var/run/docker.sock", "/var/run/docker.sock"),
+    ("/proc/", "/host/proc/"),
+    ("/sys/fs/cgroup/", "/host/sys/fs/cgroup/"),
+)
+
+
+@dataclass(frozen=True)
+class DatadogAgentArgs:
+    provider: docker.Provider
+    network_name: pulumi.Input[str]
+    container_name: str
+    version: str
+    api_key: pulumi.Output[str]  # secret
+    site: str
+    host_name: str
+    host_tags: Sequence[str]
+    env: str
+    check_interval_seconds: int
+    database_password: pulumi.Output[str]  # secret
+
+
+class DatadogAgent(pulumi.ComponentResource):
+    container_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: DatadogAgentArgs,
+                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__("dd-assessment:datadog:Agent", name, None, opts)
+        on_host = pulumi.ResourceOptions(parent=self, provider=args.provider)
+
+        image = docker.RemoteImage(f"{name}-image", name=f"{IMAGE_REPOSITORY}:{args.version}",
+                                   keep_locally=True, opts=on_host)
+
+        postgres_conf = pulumi.Output.secret(args.database_password).apply(
+            lambda password: agent_files.render_postgres_conf(password=password,
+                                                              tags=list(args.host_tags)))
+        container = docker.Container(
+            f"{name}-container",
+            name=args.container_name,
+            image=image.image_id,
+            envs=[
+                pulumi.Output.concat("DD_API_KEY=", args.api_key),
+                f"DD_SITE={args.site}",
+                f"DD_HOSTNAME={args.host_name}",
+                f"DD_TAGS={' '.join(args.host_tags)}",
+                f"DD_ENV={args.env}",
+                "DD_APM_ENABLED=true",
+                "DD_APM_NON_LOCAL_TRAFFIC=true",  # traces from the app's container
+                "DD_DOGSTATSD_NON_LOCAL_TRAFFIC=true",
+                "DD_APM_IGNORE_RESOURCES=GET /healthz",  # the app's health check is not traffic
+            ],
+            volumes=[docker.ContainerVolumeArgs(host_path=host, container_path=inside, read_only=True)
+                     for host, inside in READ_ONLY_HOST_MOUNTS],
+            pid_mode="host",
+            cgroupns_mode="host",
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(
+                name=args.network_name, aliases=[args.container_name])],
+            uploads=[
+                docker.ContainerUploadArgs(file=agent_files.CHECK_SOURCE_DEST,
+                                           content=agent_files.read_check_source()),
+                docker.ContainerUploadArgs(
+                    file=agent_files.MY_METRIC_CONF_DEST,
+                    content=agent_files.render_my_metric_conf(args.check_interval_seconds)),
+                docker.ContainerUploadArgs(file=agent_files.POSTGRES_CONF_DEST, content=postgres_conf),
+            ],
+            healthcheck=docker.ContainerHealthcheckArgs(
+                tests=["CMD", "agent", "health"], interval="30s", timeout="10s", retries=3,
+                start_period="60s"),
+            restart="unless-stopped",
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=args.provider,
+                # The fixed container name would clash with its own replacement.
+                delete_before_replace=True))
+
+        self.container_name = container.name
+        self.register_outputs({"container_name": container.name})

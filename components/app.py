@@ -1,0 +1,75 @@
+"""The demo Flask app, built from `app/` on the host's own Docker daemon and run beside the Agent.
+
+Built through the Docker provider (the build context is read here and sent over SSH): no
+registry to create, authenticate or pay for, and nothing to push. The image tag is a hash of
+`app/`, so an unchanged app never replaces anything, and it doubles as DD_VERSION.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import pulumi
+import pulumi_docker as docker
+
+APP_DIR = Path(__file__).resolve().parent.parent / "app"
+CONTAINER_PORT = 8080  # the image runs as a non-root user, which cannot bind 80
+
+
+def content_version(directory: Path = APP_DIR) -> str:
+    """A short hash of every file in the app's directory: its version and image tag."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(path.relative_to(directory).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class FlaskAppArgs:
+    provider: docker.Provider
+    network_name: pulumi.Input[str]
+    agent_host: str  # the Agent container's name on the shared network
+    service: str
+    env: str
+    platform: str  # linux/amd64 or linux/arm64, the host's
+    published_port: int
+
+
+class FlaskApp(pulumi.ComponentResource):
+    version: str
+
+    def __init__(self, name: str, args: FlaskAppArgs,
+                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__("dd-assessment:app:FlaskApp", name, None, opts)
+        version = content_version()
+
+        image = docker.Image(
+            f"{name}-image",
+            image_name=f"dd-assessment-app:{version}",
+            build=docker.DockerBuildArgs(context="app", platform=args.platform),
+            skip_push=True,
+            build_on_preview=False,
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider))
+
+        tags = {"env": args.env, "service": args.service, "version": version}
+        docker.Container(
+            f"{name}-container",
+            name=args.service,
+            image=image.image_name,
+            envs=[f"DD_{key.upper()}={value}" for key, value in tags.items()]
+            + [f"DD_AGENT_HOST={args.agent_host}"],
+            labels=[docker.ContainerLabelArgs(label=f"com.datadoghq.tags.{key}", value=value)
+                    for key, value in tags.items()],
+            ports=[docker.ContainerPortArgs(internal=CONTAINER_PORT, external=args.published_port)],
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.network_name)],
+            restart="unless-stopped",
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=args.provider,
+                # The published port and fixed name would clash with the replacement.
+                delete_before_replace=True))
+
+        self.version = version
+        self.register_outputs({"version": version})
