@@ -5,7 +5,11 @@ import pulumi
 from components import design
 from components.agent import DatadogAgent, DatadogAgentArgs
 from components.app import FlaskApp, FlaskAppArgs
+from components.dashboard import Dashboard, DashboardArgs
+from components.datadog_provider import datadog_provider
+from components.downtimes import Downtimes, DowntimesArgs, QuietHours
 from components.host import Host, HostArgs, architecture_of, latest_amazon_linux_2023
+from components.monitor import MetricMonitor, MonitorArgs
 from components.network import Network, NetworkArgs, zone_offering
 from components.remote_docker import RemoteDocker, RemoteDockerArgs
 from components.settings import load_settings
@@ -54,10 +58,29 @@ for host in hosts:
         platform=f"linux/{'arm64' if architecture_of(settings.instance_type) == 'arm64' else 'amd64'}",
         published_port=design.APP_PORT))
 
-# 4. What a user needs next: where the hosts are and how to reach them.
+# 4. In Datadog: the dashboard, the my_metric monitor and its quiet hours.
+in_datadog = pulumi.ResourceOptions(providers=[datadog_provider(
+    "datadog", api_key=settings.datadog_api_key, app_key=settings.datadog_app_key,
+    site=settings.datadog_site)])
+dashboard = Dashboard(settings.name_prefix, DashboardArgs(
+    title=f"{settings.project} ({settings.stack}): my_metric and PostgreSQL",
+    host_names=settings.host_names, site=settings.datadog_site), opts=in_datadog)
+monitor = MetricMonitor(f"{settings.name_prefix}-my-metric", MonitorArgs(
+    name=f"[{settings.name_prefix}] my_metric is high on {{{{host.name}}}}",
+    notify_handles=settings.notify_handles, warning_threshold=settings.warning_threshold,
+    critical_threshold=settings.critical_threshold, no_data_minutes=settings.no_data_minutes,
+    tags=(f"project:{settings.project}", f"stack:{settings.stack}")), opts=in_datadog)
+Downtimes(f"{settings.name_prefix}-quiet-hours", DowntimesArgs(
+    monitor_id=monitor.monitor_id,
+    quiet_hours=QuietHours(timezone=settings.timezone, evening=settings.quiet_hours.start,
+                           morning=settings.quiet_hours.end)), opts=in_datadog)
+
+# 5. What a user needs next: where the hosts are, how to reach them, where to look.
 pulumi.export("hostNames", [host.host_name for host in hosts])
 pulumi.export("publicIps", [host.public_ip for host in hosts])
 pulumi.export("sshCommands", [
     host.public_ip.apply(lambda ip: f"ssh -i {settings.ssh_private_key_path} ec2-user@{ip}")
     for host in hosts])
 pulumi.export("appUrls", [host.public_ip.apply(lambda ip: f"http://{ip}/") for host in hosts])
+pulumi.export("dashboardUrl", dashboard.url)
+pulumi.export("monitorId", monitor.monitor_id)

@@ -15,7 +15,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = 5
-SDKS = "import pulumi, pulumi_aws, pulumi_random, pulumi_command, pulumi_docker, pulumi_datadog"
+SDKS = ("import pulumi, pulumi_aws, pulumi_random, pulumi_command, pulumi_docker, pulumi_datadog, "
+        "pulumiverse_time")
 FLOOR = f"{SDKS}; import pulumi_aws.ec2, pulumi_aws.iam, pulumi_aws.ssm"
 EVALUATE = """
 import sys; sys.path.insert(0, {root!r})

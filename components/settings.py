@@ -35,7 +35,7 @@ class SettingsError(pulumi.RunError):
 
 
 @dataclass(frozen=True)
-class QuietHours:
+class QuietWindow:
     """The nightly window, Monday to Friday, in which the monitor is silenced."""
 
     start: time
@@ -68,7 +68,7 @@ class Settings:
     no_data_minutes: int
     notify_handles: tuple[str, ...]
     timezone: str
-    quiet_hours: QuietHours
+    quiet_hours: QuietWindow
 
     @property
     def name_prefix(self) -> str:
@@ -231,14 +231,14 @@ def _parse_handles(raw: str) -> tuple[str, ...]:
     return tuple(handles)
 
 
-def _parse_quiet_hours(raw: str) -> QuietHours:
+def _parse_quiet_hours(raw: str) -> QuietWindow:
     match = re.fullmatch(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)", raw.strip())
     if not match:
         raise ValueError(f"'{raw}' is not 'HH:MM-HH:MM' (24-hour clock), e.g. '19:00-09:00'")
     h1, m1, h2, m2 = map(int, match.groups())
     if (h1, m1) == (h2, m2):
         raise ValueError(f"'{raw}' starts and ends at the same minute; give a real window")
-    return QuietHours(time(h1, m1), time(h2, m2))
+    return QuietWindow(time(h1, m1), time(h2, m2))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -313,7 +313,7 @@ def load_settings() -> Settings:
     no_data = read("noDataMinutes", lambda raw: _parse_int(raw, 2, 1440), default=10)
     handles = read("notifyHandles", _parse_handles, required=True, default=(),
                    example="--path 'notifyHandles[0]' @you@example.com")
-    quiet_hours = read("quietHours", _parse_quiet_hours, default=QuietHours(time(19), time(9)))
+    quiet_hours = read("quietHours", _parse_quiet_hours, default=QuietWindow(time(19), time(9)))
 
     api_key = _datadog_key(config_key="apiKey", env="DD_API_KEY", problems=problems)
     app_key = _datadog_key(config_key="appKey", env="DD_APP_KEY", problems=problems)

@@ -1,0 +1,79 @@
+"""The Datadog objects as the program declares them from its settings."""
+
+import json
+import time
+
+import pytest
+
+from tests.harness import BASE_CONFIG, Declared, evaluate, is_secret
+
+MONITOR = "datadog:index/monitor:Monitor"
+SCHEDULE = "datadog:index/downtimeSchedule:DowntimeSchedule"
+
+
+@pytest.fixture(scope="module")
+def declared() -> Declared:
+    return evaluate({"warningThreshold": "300", "criticalThreshold": "900", "noDataMinutes": "15",
+                     "timezone": "Europe/Paris", "quietHours": "20:30-07:15",
+                     "notifyHandles": ["@ops@example.com", "@slack-alerts"],
+                     "datadogSite": "datadoghq.eu", "hostCount": "2"})
+
+
+def test_provider_uses_the_site_and_secret_keys(declared):
+    provider = declared.one("pulumi:providers:datadog")
+    assert provider.inputs["apiUrl"] == "https://api.datadoghq.eu/"
+    assert is_secret(provider.inputs["apiKey"]) and is_secret(provider.inputs["appKey"])
+    for typ in ("datadog:index/dashboard:Dashboard", MONITOR, SCHEDULE):
+        for resource in declared.of_type(typ):
+            assert resource.provider.endswith("::datadog::datadog-id"), resource.name
+
+
+def test_monitor_follows_the_settings(declared):
+    monitor = declared.one(MONITOR).props
+    assert monitor["query"] == "avg(last_5m):avg:my_metric{*} by {host} > 900"
+    assert monitor["monitorThresholds"] == {"warning": "300", "critical": "900"}
+    assert (monitor["notifyNoData"], monitor["noDataTimeframe"]) == (True, 15)
+    assert monitor["requireFullWindow"] is False
+    assert "@ops@example.com" in monitor["message"] and "@slack-alerts" in monitor["message"]
+    assert "{{host.ip}}" in monitor["message"] and "{{value}}" in monitor["message"]
+    assert sorted(monitor["tags"]) == ["project:dd-assessment", "stack:test"]
+
+
+def test_downtimes_follow_the_settings_and_silence_the_monitor(declared):
+    schedules = {r.name: r.props for r in declared.of_type(SCHEDULE)}
+    assert len(schedules) == 2
+    for props in schedules.values():
+        assert props["monitorIdentifier"] == {"monitorId": 4242424}  # the monitor's id, as a number
+        assert props["recurringSchedule"]["timezone"] == "Europe/Paris"
+    nights = schedules["dd-assessment-test-quiet-hours-weeknights"]["recurringSchedule"]["recurrences"][0]
+    assert nights["duration"] == "645m"  # 20:30 to 07:15
+    assert nights["start"].endswith("T20:30")
+    assert not declared.of_type("datadog:index/downtime:Downtime")
+
+
+def test_dashboard_covers_every_host_and_its_url_is_exported(declared):
+    dashboard = declared.one("datadog:index/dashboard:Dashboard").props
+    (variable,) = dashboard["templateVariables"]
+    assert variable["availableValues"] == ["dd-assessment-test-0", "dd-assessment-test-1"]
+    queries = [q["metricQuery"]["query"] for w in dashboard["widgets"]
+               for r in w["timeseriesDefinition"]["requests"] for q in r["queries"]]
+    assert any("my_metric" in q for q in queries) and any("postgresql." in q for q in queries)
+    assert declared.outputs["dashboardUrl"].startswith("https://app.datadoghq.eu/dashboard/")
+    assert declared.outputs["monitorId"] == 4242424
+
+
+def _datadog_inputs(result: Declared) -> str:
+    return json.dumps(sorted(
+        (r.typ, r.name, r.props) for r in result.resources
+        if r.typ.startswith(("datadog:", "time:", "pulumi:providers:datadog"))), sort_keys=True)
+
+
+def test_two_evaluations_seconds_apart_declare_identical_datadog_inputs():
+    first = _datadog_inputs(evaluate())
+    time.sleep(1.5)
+    assert _datadog_inputs(evaluate()) == first
+
+
+def test_no_datadog_key_in_plain_outputs(declared):
+    flat = json.dumps(declared.outputs)
+    assert BASE_CONFIG["datadog:apiKey"] not in flat and BASE_CONFIG["datadog:appKey"] not in flat
