@@ -1,0 +1,417 @@
+"""scripts/deploy.sh against a stand-in `pulumi` (and `aws`, `curl`) that records every call.
+
+Each test copies the script into a scratch project (so nothing touches this checkout's
+.pulumi-state or Pulumi.test.yaml) and runs it with a PATH holding only the stand-ins and the few
+system tools the script uses, so "pulumi missing" or "aws missing" really is missing. Prompts are
+answered through a pseudo-terminal, the way a user at a terminal would; without one, stdin is
+/dev/null and the script must fail listing the commands to run instead.
+
+The stand-in `pulumi` keeps stacks and config in files: `stack select` fails until `stack init`
+ran (or the test made the stack), `config get` answers what `config set` stored.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.harness import ROOT
+
+SCRIPT = ROOT / "scripts" / "deploy.sh"
+SYSTEM_TOOLS = ("bash", "dirname", "sed", "head", "grep", "tr", "cat", "mkdir", "touch")
+PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHn7ZK2pQyYl6GgSyJ7cTi8tCqSoxX5pn2ZwK9bpXnxK me@laptop"
+
+PULUMI_STUB = r"""#!/usr/bin/env bash
+# Stand-in pulumi: records its arguments, keeps stacks and config under $STUB_DIR.
+printf '%q ' "$@" >>"$STUB_DIR/calls"
+printf '\n' >>"$STUB_DIR/calls"
+positional=()
+while (($#)); do
+  case "$1" in
+    --stack | -s) shift ;;
+    --secret | --path | --non-interactive | --verbose | --yes) ;;
+    *) positional+=("$1") ;;
+  esac
+  shift
+done
+set -- "${positional[@]}"
+case "$1 ${2:-}" in
+  "whoami "*)
+    if [[ ${STUB_LOGGED_IN:-0} == 1 ]]; then
+      printf 'User: alice\nBackend URL: https://app.pulumi.com/alice\n'
+      exit 0
+    fi
+    if [[ -f "$STUB_DIR/logged-in" ]]; then
+      printf 'User: alice\nBackend URL: %s\n' "$(cat "$STUB_DIR/logged-in")"
+      exit 0
+    fi
+    echo "error: PULUMI_ACCESS_TOKEN must be set for login during non-interactive CLI sessions" >&2
+    exit 255
+    ;;
+  "login "*) printf '%s' "$2" >"$STUB_DIR/logged-in" ;;
+  "stack select")
+    [[ -e "$STUB_DIR/stacks/$3" ]] && exit 0
+    echo "error: no stack named '$3' found" >&2
+    exit 255
+    ;;
+  "stack init")
+    mkdir -p "$STUB_DIR/stacks"
+    touch "$STUB_DIR/stacks/$3"
+    printf '%s' "${PULUMI_CONFIG_PASSPHRASE:-}" >"$STUB_DIR/passphrase-at-init"
+    exit 0
+    ;;
+  "config get")
+    [[ -f "$STUB_DIR/config/$3" ]] && { cat "$STUB_DIR/config/$3"; exit 0; }
+    echo "error: configuration key '$3' not found for stack" >&2
+    exit 255
+    ;;
+  "config set")
+    key=${3%%\[*}
+    if (($# >= 4)); then value=$4; else value=$(cat); fi
+    mkdir -p "$STUB_DIR/config"
+    printf '%s\n' "$value" >>"$STUB_DIR/config/$key"
+    exit 0
+    ;;
+esac
+exit 0
+"""
+
+AWS_STUB = r"""#!/usr/bin/env bash
+printf 'aws %q ' "$@" >>"$STUB_DIR/aws-calls"
+if [[ ${STUB_AWS_OK:-1} == 1 ]]; then
+  echo "123456789012 arn:aws:iam::123456789012:user/alice AIDAEXAMPLE"
+  exit 0
+fi
+echo 'Unable to locate credentials. You can configure credentials by running "aws configure".' >&2
+exit 253
+"""
+
+CURL_STUB = """#!/usr/bin/env bash
+echo 198.51.100.7
+"""
+
+
+@dataclass
+class Sandbox:
+    project: Path
+    home: Path
+    stub: Path  # the stand-ins' state
+    bin: Path
+    env: dict
+
+    @property
+    def script(self) -> Path:
+        return self.project / "scripts" / "deploy.sh"
+
+    def calls(self) -> list[list[str]]:
+        log = self.stub / "calls"
+        return [shlex.split(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+    def pulumi_calls(self, *, reads: bool = False) -> list[list[str]]:
+        """The calls that change or run something (`config get`/`whoami` left out)."""
+        return [c for c in self.calls()
+                if reads or not (c[:2] == ["config", "get"] or c[:1] == ["whoami"])]
+
+    def config(self, key: str) -> list[str]:
+        path = self.stub / "config" / key
+        return path.read_text().splitlines() if path.exists() else []
+
+    def set_config(self, **values: str | list[str]) -> None:
+        (self.stub / "config").mkdir(exist_ok=True)
+        for key, value in values.items():
+            lines = value if isinstance(value, list) else [value]
+            (self.stub / "config" / key.replace("__", ":")).write_text("".join(f"{v}\n" for v in lines))
+
+    def make_stack(self, name: str = "test") -> None:
+        (self.stub / "stacks").mkdir(exist_ok=True)
+        (self.stub / "stacks" / name).touch()
+
+    def ssh_keys(self) -> Path:
+        ssh = self.home / ".ssh"
+        ssh.mkdir(exist_ok=True)
+        (ssh / "id_ed25519").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nstand-in\n")
+        (ssh / "id_ed25519.pub").write_text(PUBLIC_KEY + "\n")
+        return ssh / "id_ed25519"
+
+    def complete(self) -> None:
+        """A stack with everything a deployment needs."""
+        self.ssh_keys()
+        self.make_stack()
+        self.set_config(sshAllowedCidrs=["203.0.113.10/32"], sshPublicKey=PUBLIC_KEY,
+                        notifyHandles=["@ops@example.com"], datadog__apiKey="k1", datadog__appKey="k2")
+
+    def without(self, tool: str) -> None:
+        (self.bin / tool).unlink()
+
+    def run(self, *args: str, answers: list[str] | None = None) -> subprocess.CompletedProcess:
+        if answers is None:
+            return subprocess.run([str(self.script), *args], env=self.env, cwd=self.project,
+                                  stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30, check=False)
+        master, slave = os.openpty()
+        try:
+            os.write(master, "".join(f"{answer}\n" for answer in answers).encode())
+            return subprocess.run([str(self.script), *args], env=self.env, cwd=self.project,
+                                  stdin=slave, capture_output=True, text=True, timeout=30, check=False)
+        finally:
+            os.close(master)
+            os.close(slave)
+
+
+def _executable(path: Path, text: str) -> None:
+    path.write_text(text)
+    path.chmod(0o755)
+
+
+@pytest.fixture
+def box(tmp_path) -> Sandbox:
+    project, home, stub, bin_dir = (tmp_path / d for d in ("project", "home", "stub", "bin"))
+    for directory in (project / "scripts", home, stub, bin_dir):
+        directory.mkdir(parents=True)
+    shutil.copy2(SCRIPT, project / "scripts" / "deploy.sh")
+    (project / "Pulumi.yaml").write_text("name: dd-assessment\nruntime: python\n")
+    for tool in SYSTEM_TOOLS:
+        found = shutil.which(tool)
+        assert found, f"{tool} is needed by scripts/deploy.sh"
+        (bin_dir / tool).symlink_to(found)
+    _executable(bin_dir / "pulumi", PULUMI_STUB)
+    _executable(bin_dir / "aws", AWS_STUB)
+    _executable(bin_dir / "curl", CURL_STUB)
+    env = {"PATH": str(bin_dir), "HOME": str(home), "STUB_DIR": str(stub), "LANG": "C.UTF-8"}
+    return Sandbox(project, home, stub, bin_dir, env)
+
+
+# ---------------------------------------------------------------------------------------------
+# Whole runs
+
+
+def test_fresh_project_logs_in_to_a_local_backend_creates_the_stack_asks_and_deploys(box):
+    box.ssh_keys()
+    result = box.run("up", answers=[
+        "correct horse battery", "correct horse battery",  # passphrase, twice for a new stack
+        "",  # use ~/.ssh/id_ed25519.pub as sshPublicKey
+        "",  # accept the caller's address (from checkip) as sshAllowedCidrs
+        "@ops@example.com, @slack-alerts",  # notifyHandles
+        "dd-api-key-typed", "dd-app-key-typed",  # Datadog keys
+    ])
+    assert result.returncode == 0, result.stderr
+    backend = f"file://{box.project}/.pulumi-state"
+    assert box.pulumi_calls() == [
+        ["login", backend],
+        ["stack", "select", "test"],
+        ["stack", "init", "test"],
+        ["config", "set", "--stack", "test", "sshPublicKey", PUBLIC_KEY],
+        ["config", "set", "--stack", "test", "--path", "sshAllowedCidrs[0]", "198.51.100.7/32"],
+        ["config", "set", "--stack", "test", "--path", "notifyHandles[0]", "@ops@example.com"],
+        ["config", "set", "--stack", "test", "--path", "notifyHandles[1]", "@slack-alerts"],
+        ["config", "set", "--stack", "test", "--secret", "datadog:apiKey"],
+        ["config", "set", "--stack", "test", "--secret", "datadog:appKey"],
+        ["up", "--stack", "test"],
+    ]
+    assert (box.project / ".pulumi-state").is_dir()
+    # The passphrase reached Pulumi through the environment; the keys through stdin only.
+    assert (box.stub / "passphrase-at-init").read_text() == "correct horse battery"
+    assert box.config("datadog:apiKey") == ["dd-api-key-typed"]
+    assert box.config("datadog:appKey") == ["dd-app-key-typed"]
+    assert "dd-api-key-typed" not in (box.stub / "calls").read_text()
+    assert "dd-api-key-typed" not in result.stdout + result.stderr
+
+    # The next run finds the login (`pulumi whoami`), the stack and its config: it just runs.
+    (box.stub / "calls").unlink()
+    box.env["PULUMI_CONFIG_PASSPHRASE"] = "correct horse battery"
+    again = box.run("preview")
+    assert again.returncode == 0, again.stderr
+    assert box.pulumi_calls() == [["stack", "select", "test"], ["preview", "--stack", "test"]]
+    assert backend in again.stderr
+
+
+def test_existing_backend_from_the_environment_is_used_without_login(box):
+    box.complete()
+    (box.project / "Pulumi.test.yaml").write_text(
+        "secretsprovider: awskms://alias/dd-assessment-pulumi-secrets?region=us-east-2\n")
+    box.env["PULUMI_BACKEND_URL"] = "s3://team-state?region=us-east-2"
+    result = box.run("preview")
+    assert result.returncode == 0, result.stderr
+    assert box.pulumi_calls() == [["stack", "select", "test"], ["preview", "--stack", "test"]]
+    assert not [c for c in box.calls() if c[:1] in (["login"], ["whoami"])]
+    assert "s3://team-state" in result.stderr
+
+
+def test_an_existing_login_is_kept(box):
+    box.complete()
+    box.env.update(STUB_LOGGED_IN="1")
+    result = box.run("up", "test", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert box.pulumi_calls() == [["stack", "select", "test"], ["up", "--stack", "test", "--yes"]]
+    assert ["whoami", "--non-interactive"] in box.calls()
+
+
+def test_another_stack_is_created_with_the_requested_secrets_provider(box):
+    box.complete()
+    box.env.update(STUB_LOGGED_IN="1")
+    kms = "awskms://alias/dd-assessment-pulumi-secrets?region=us-east-2"
+    box.set_config(sshAllowedCidrs="203.0.113.10/32")
+    result = box.run("preview", "dev", "--secrets-provider", kms)
+    assert result.returncode == 0, result.stderr
+    assert ["stack", "init", "dev", "--secrets-provider", kms] in box.calls()
+    assert box.pulumi_calls()[-1] == ["preview", "--stack", "dev"]
+
+
+def test_without_a_terminal_missing_config_is_listed_as_commands(box):
+    box.ssh_keys()
+    box.make_stack()
+    box.env["PULUMI_CONFIG_PASSPHRASE"] = "pass"
+    result = box.run("up")
+    assert result.returncode != 0
+    expected = [
+        "pulumi config set --stack test --path 'sshAllowedCidrs[0]' \"$(curl -s https://checkip.amazonaws.com)/32\"",
+        f"pulumi config set --stack test sshPublicKey \"$(cat {box.home}/.ssh/id_ed25519.pub)\"",
+        "pulumi config set --stack test --path 'notifyHandles[0]' @you@example.com",
+        "pulumi config set --stack test --secret datadog:apiKey",
+        "pulumi config set --stack test --secret datadog:appKey",
+    ]
+    for command in expected:
+        assert command in result.stderr
+    assert not [c for c in box.calls() if c[:2] == ["config", "set"] or c[:1] in (["up"], ["preview"])]
+
+
+def test_without_a_terminal_a_file_backend_needs_the_passphrase_in_the_environment(box):
+    box.complete()
+    result = box.run("up", "--yes")
+    assert result.returncode != 0
+    assert "export PULUMI_CONFIG_PASSPHRASE=" in result.stderr
+    assert "--secrets-provider awskms://" in result.stderr
+    assert not [c for c in box.calls() if c[:2] == ["stack", "init"] or c[:1] == ["up"]]
+
+
+def test_up_without_a_terminal_needs_yes(box):
+    box.complete()
+    box.env["PULUMI_CONFIG_PASSPHRASE"] = "pass"
+    result = box.run("up")
+    assert result.returncode != 0
+    assert "pass --yes" in result.stderr
+    assert not [c for c in box.calls() if c[:1] == ["up"]]
+
+
+def test_destroy_asks_for_the_stack_name_unless_yes(box):
+    box.complete()
+    box.env["PULUMI_CONFIG_PASSPHRASE"] = "pass"
+    refused = box.run("destroy", answers=["yes"])
+    assert refused.returncode != 0 and "nothing was destroyed" in refused.stderr
+    no_terminal = box.run("destroy")
+    assert no_terminal.returncode != 0 and "pass --yes" in no_terminal.stderr
+    assert not [c for c in box.calls() if c[:1] == ["destroy"]]
+
+    confirmed = box.run("destroy", answers=["test"])
+    assert confirmed.returncode == 0, confirmed.stderr
+    assert box.pulumi_calls()[-1] == ["destroy", "--stack", "test", "--yes"]
+    assert box.run("destroy", "--yes").returncode == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Each missing prerequisite: named, with its fix, and nothing deployed.
+
+
+def _refused(box: Sandbox, *args: str) -> str:
+    result = box.run(*args or ("up", "--yes"))
+    assert result.returncode != 0
+    assert not [c for c in box.calls() if c[:1] in (["up"], ["preview"], ["destroy"])]
+    return result.stderr
+
+
+def test_no_pulumi(box):
+    box.complete()
+    box.without("pulumi")
+    message = _refused(box)
+    assert "Pulumi CLI is not on PATH" in message
+    assert "https://www.pulumi.com/docs/iac/download-install/" in message
+    assert "curl -fsSL https://get.pulumi.com | sh" in message
+
+
+def test_no_aws_credentials_with_the_aws_cli(box):
+    box.complete()
+    box.env["STUB_AWS_OK"] = "0"
+    message = _refused(box)
+    assert "`aws sts get-caller-identity` failed (Unable to locate credentials" in message
+    assert "aws configure" in message and "AWS_PROFILE" in message
+    assert box.calls() == []  # checked before any backend is touched
+
+
+def test_no_aws_credentials_and_no_aws_cli(box):
+    box.complete()
+    box.without("aws")
+    message = _refused(box)
+    assert "AWS credentials: none found" in message
+    assert "aws configure" in message and "AWS_ACCESS_KEY_ID" in message and "AWS_PROFILE" in message
+    # An AWS profile (or keys in the environment) is enough without the CLI.
+    box.env.update(AWS_PROFILE="demo", PULUMI_CONFIG_PASSPHRASE="pass")
+    assert box.run("up", "--yes").returncode == 0
+
+
+def test_all_missing_tools_are_reported_together(box):
+    box.without("pulumi")
+    box.without("aws")
+    message = _refused(box)
+    assert "Pulumi CLI is not on PATH" in message and "AWS credentials: none found" in message
+
+
+def test_no_datadog_keys(box):
+    box.complete()
+    for key in ("apiKey", "appKey"):
+        (box.stub / "config" / f"datadog:{key}").unlink()
+    box.env["PULUMI_CONFIG_PASSPHRASE"] = "pass"
+    message = _refused(box)
+    assert "pulumi config set --stack test --secret datadog:apiKey" in message
+    assert "export DD_API_KEY" in message and "export DD_APP_KEY" in message
+    # Keys in the environment are enough.
+    box.env.update(DD_API_KEY="k1", DD_APP_KEY="k2")
+    assert box.run("up", "--yes").returncode == 0
+
+
+def test_no_ssh_key(box):
+    box.complete()
+    shutil.rmtree(box.home / ".ssh")
+    box.env["PULUMI_CONFIG_PASSPHRASE"] = "pass"
+    message = _refused(box)
+    assert f"{box.home}/.ssh/id_ed25519 does not exist" in message
+    assert "ssh-keygen -t ed25519" in message
+    assert "sshPrivateKeyPath" in message
+
+
+def test_a_configured_private_key_path_is_the_one_checked(box):
+    box.complete()
+    shutil.rmtree(box.home / ".ssh")
+    key = box.home / "keys" / "demo"
+    key.parent.mkdir()
+    key.write_text("stand-in")
+    box.set_config(sshPrivateKeyPath="~/keys/demo")
+    box.env["PULUMI_CONFIG_PASSPHRASE"] = "pass"
+    result = box.run("preview")
+    assert result.returncode == 0, result.stderr
+
+
+def test_usage_errors(box):
+    assert box.run().returncode == 2
+    assert box.run("deploy").returncode == 2
+    assert box.run("up", "a", "b").returncode == 2
+    assert "usage: scripts/deploy.sh" in box.run("--help").stderr
+
+
+def test_policy_pack_on_request(box):
+    box.complete()
+    box.env["PULUMI_CONFIG_PASSPHRASE"] = "pass"
+    message = _refused(box, "preview", "--policy")
+    assert "python3 -m venv policy/venv && policy/venv/bin/pip install -r policy/requirements.txt" in message
+
+    python = box.project / "policy" / "venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    _executable(python, "#!/bin/sh\n")
+    assert box.run("preview", "--policy").returncode == 0
+    assert box.pulumi_calls()[-1] == ["preview", "--stack", "test", "--policy-pack", f"{box.project}/policy"]
+    assert box.run("up", "--yes").returncode == 0
+    assert box.pulumi_calls()[-1] == ["up", "--stack", "test", "--yes"]
