@@ -8,7 +8,7 @@ from components.app import FlaskApp, FlaskAppArgs
 from components.dashboard import Dashboard, DashboardArgs
 from components.datadog_provider import datadog_provider
 from components.downtimes import Downtimes, DowntimesArgs, QuietHours
-from components.host import Host, HostArgs, architecture_of, latest_amazon_linux_2023
+from components.host import Host, HostArgs, docker_platform_of, latest_amazon_linux_2023
 from components.monitor import MetricMonitor, MonitorArgs
 from components.network import Network, NetworkArgs, zone_offering
 from components.remote_docker import RemoteDocker, RemoteDockerArgs
@@ -55,7 +55,7 @@ for host in hosts:
     FlaskApp(f"{host.host_name}-app", FlaskAppArgs(
         provider=docker_host.provider, network_name=docker_host.network_name,
         agent_host=design.AGENT_CONTAINER_NAME, service=APP_SERVICE, env=settings.env,
-        platform=f"linux/{'arm64' if architecture_of(settings.instance_type) == 'arm64' else 'amd64'}",
+        platform=docker_platform_of(settings.instance_type),
         published_port=design.APP_PORT))
 
 # 4. In Datadog: the dashboard, the my_metric monitor and its quiet hours.

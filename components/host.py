@@ -28,6 +28,11 @@ def architecture_of(instance_type: str) -> str:
     return "arm64" if re.fullmatch(r"[a-z]+\d+[a-z]*g[a-z]*", family) else "x86_64"
 
 
+def docker_platform_of(instance_type: str) -> str:
+    """The Docker build platform matching the instance's CPU."""
+    return "linux/arm64" if architecture_of(instance_type) == "arm64" else "linux/amd64"
+
+
 def latest_amazon_linux_2023(instance_type: str) -> pulumi.Output[str]:
     """The newest AL2023 AMI for the instance type's architecture (used when amiId is unset)."""
     architecture = architecture_of(instance_type)

@@ -7,6 +7,7 @@ env file of non-secret settings they read.
 
 from __future__ import annotations
 
+import functools
 import shlex
 from pathlib import Path
 
@@ -27,10 +28,16 @@ _BlockDumper.add_representer(
         "tag:yaml.org,2002:str", value, style="|" if "\n" in value else None))
 
 
+@functools.cache
+def _read(name: str) -> str:
+    """A file of user_data/, read once however many hosts are rendered."""
+    return (USER_DATA_DIR / name).read_text()
+
+
 def render_user_data(*, host_name: str, region: str, password_parameter: str,
                      agent_network_cidr: str) -> str:
     """The #cloud-config for one host. Deterministic: same inputs, same bytes."""
-    config = yaml.safe_load((USER_DATA_DIR / "cloud-config.yaml").read_text())
+    config = yaml.safe_load(_read("cloud-config.yaml"))
     environment = {
         "AWS_REGION": region,
         "DATADOG_PASSWORD_PARAMETER": password_parameter,
@@ -43,9 +50,9 @@ def render_user_data(*, host_name: str, region: str, password_parameter: str,
         "write_files": [
             {"path": ENV_FILE, "permissions": "0644", "content": env_file},
             {"path": ROLE_SQL, "permissions": "0644",
-             "content": (USER_DATA_DIR / "datadog-role.sql").read_text()},
+             "content": _read("datadog-role.sql")},
             {"path": PREPARE_POSTGRES, "permissions": "0755",
-             "content": (USER_DATA_DIR / "prepare-postgres.sh").read_text()},
+             "content": _read("prepare-postgres.sh")},
         ],
     }
     return "#cloud-config\n" + yaml.dump(config, Dumper=_BlockDumper, sort_keys=False, width=100)

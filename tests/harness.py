@@ -108,8 +108,6 @@ def _computed(typ: str, name: str, inputs: dict) -> dict:
                 "arn": f"arn:aws:ec2:us-east-2:123456789012:instance/i-{name}"}
     if typ == "random:index/randomPassword:RandomPassword":
         return {"result": "GeneratedPassw0rdForTestsOnly123"}
-    if typ == "datadog:index/monitor:Monitor":
-        return {}
     if typ == "datadog:index/dashboard:Dashboard":
         return {"url": f"/dashboard/abc-def-{name}/{name}"}
     if typ == "time:index/static:Static":

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 
@@ -37,6 +38,23 @@ EXPECTED_BODIES = {
 }
 
 
+@contextlib.contextmanager
+def serving(argv, *, log, env, port, ready_path, what):
+    """Run `argv` from the app's directory until `ready_path` answers 200; stop it after."""
+    proc = start_process(argv, log=log, env=env, cwd=APP_DIR)
+    url = f"http://127.0.0.1:{port}"
+    try:
+
+        def ready():
+            proc.assert_running(what)
+            return http_get(f"{url}{ready_path}")[0] == 200
+
+        wait_until(ready, timeout=STARTUP_TIMEOUT, what=f"{what} at {ready_path}")
+        yield url, proc
+    finally:
+        proc.stop()
+
+
 @pytest.fixture(scope="module")
 def apm_agent(tmp_path_factory, clean_env):
     port = free_port()
@@ -47,23 +65,10 @@ def apm_agent(tmp_path_factory, clean_env):
         "--otlp-http-port", str(free_port()),
         "--otlp-grpc-port", str(free_port()),
     ]  # fmt: skip
-    proc = start_process(
-        argv,
-        log=tmp_path_factory.mktemp("agent") / "test-agent.log",
-        env=clean_env,
-        cwd=APP_DIR,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-
-        def ready():
-            proc.assert_running("ddapm-test-agent")
-            return http_get(f"{url}/test/traces")[0] == 200
-
-        wait_until(ready, timeout=STARTUP_TIMEOUT, what="the APM test agent")
+    log = tmp_path_factory.mktemp("agent") / "test-agent.log"
+    with serving(argv, log=log, env=clean_env, port=port, ready_path="/test/traces",
+                 what="ddapm-test-agent") as (url, proc):
         yield port, url, proc
-    finally:
-        proc.stop()
 
 
 @pytest.fixture(scope="module")
@@ -92,20 +97,10 @@ def app(apm_agent, tmp_path_factory, clean_env):
             "DD_VERSION": VERSION,
         }
     )
-    proc = start_process(
-        argv, log=tmp_path_factory.mktemp("app") / "app.log", env=env, cwd=APP_DIR
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-
-        def ready():
-            proc.assert_running("ddtrace-run gunicorn")
-            return http_get(f"{url}/healthz")[0] == 200
-
-        wait_until(ready, timeout=STARTUP_TIMEOUT, what="the app's /healthz")
+    log = tmp_path_factory.mktemp("app") / "app.log"
+    with serving(argv, log=log, env=env, port=port, ready_path="/healthz",
+                 what="ddtrace-run gunicorn") as (url, proc):
         yield port, url, proc
-    finally:
-        proc.stop()
 
 
 def _spans(agent_url: str) -> list[dict]:
