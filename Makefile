@@ -3,20 +3,24 @@ SHELL := bash
 VENV := venv
 PYTHON := $(VENV)/bin/python
 STACK ?= test
-# A local file backend inside the project unless you already chose one.
-export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
+# Extra flags for scripts/deploy.sh: --yes, --policy, --secrets-provider URL.
+ARGS ?=
 
-.PHONY: test up preview destroy bench lint
+.PHONY: test up preview destroy policy bench
 
-## Every test: the program under mocks, the boot files, PostgreSQL, the Agent check, the app.
+## Every test: the program under mocks, the boot files, PostgreSQL, the Agent check, the app,
+## the policy pack, the workflow and the deploy script.
 test: $(VENV)/.installed
 	$(PYTHON) -m pytest -n 2 -q
 	bash tests/host/run.sh -q
 
-## Deploy / preview / tear down stack $(STACK).
+## Deploy / preview / tear down stack $(STACK): checks prerequisites, picks the backend (a file
+## backend in .pulumi-state/ unless you chose one), asks for missing settings, then runs Pulumi.
 up preview destroy: $(VENV)/.installed
-	pulumi stack select --create $(STACK)
-	pulumi $@ --stack $(STACK)
+	scripts/deploy.sh $@ $(STACK) $(ARGS)
+
+## The policy pack's own environment, for `make preview ARGS=--policy`.
+policy: policy/venv/.installed
 
 bench: $(VENV)/.installed
 	$(PYTHON) bench/eval.py
@@ -25,4 +29,9 @@ bench: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt requirements-test.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	touch $@
+
+policy/venv/.installed: policy/requirements.txt
+	python3 -m venv policy/venv
+	policy/venv/bin/pip install --quiet --disable-pip-version-check -r policy/requirements.txt
 	touch $@
