@@ -9,8 +9,11 @@ ARGS ?=
 .PHONY: test up preview destroy policy bench
 
 ## Every test: the program under mocks, the boot files, PostgreSQL, the Agent check, the app,
-## the policy pack, the workflow and the deploy script.
-test: $(VENV)/.installed
+## the policy pack, the workflow and the deploy script. First the system packages they need
+## (tests/system-packages.txt): installed when run as root, else named with the command to run.
+test:
+	bash tests/system-packages.sh
+	@$(MAKE) -s --no-print-directory $(VENV)/.installed
 	$(PYTHON) -m pytest -n 2 -q
 	bash tests/host/run.sh -q
 
@@ -27,6 +30,7 @@ bench: $(VENV)/.installed
 
 # The same venv `pulumi up` uses (Pulumi.yaml: virtualenv: venv), plus the test tools.
 $(VENV)/.installed: requirements.txt requirements-test.txt
+	@echo "building $(VENV) from requirements-test.txt" >&2
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
 	touch $@
