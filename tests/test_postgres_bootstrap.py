@@ -1,12 +1,27 @@
-"""user_data/prepare-postgres.sh and datadog-role.sql, run for real against PostgreSQL."""
+"""user_data/prepare-postgres.sh and datadog-role.sql, run for real against PostgreSQL.
+
+Correct under any `-n`: one cluster and one Agent namespace at a time, per machine.
+- The cluster and namespace (tests/postgres_host.py) put the gateway 172.30.0.1/24 on a veth;
+  two at once give two routes to 172.30.0.0/24 and replies go astray (this module once failed
+  1 run in 5 that way). So `postgres_host.start()` takes a machine-wide flock that `stop()`
+  releases: it serialises pytest-xdist workers, the host-side venv's tests that use the same
+  setup, and another checkout's `make test`. A lock rather than one shared namespace, because
+  those users live in different processes and venvs and none can own the others' lifetime.
+- All tests here form one xdist group (`--dist loadgroup` in pytest.ini), so a run builds one
+  cluster, on one worker, and no worker waits on another's lock while holding tests of its own.
+  Without that option the lock alone still keeps every run correct, only slower.
+"""
 
 import re
+import subprocess
 
 import pytest
 import yaml
 
 from components.agent_files import render_postgres_conf
 from components.design import POSTGRES_PORT
+
+pytestmark = pytest.mark.xdist_group("agent-network")
 
 
 def test_datadog_logs_in_from_the_agent_network_with_its_password(prepared_postgres):
@@ -124,3 +139,13 @@ def test_the_agents_postgres_integration_config_logs_in(prepared_postgres):
         user=instance["username"], password=instance["password"], dbname=instance["dbname"])
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "datadog|t"
+
+
+def test_no_second_agent_network_can_exist_while_this_one_is_in_use(prepared_postgres):
+    """Another process (a worker, another checkout's run) cannot build a second one meanwhile."""
+    from tests.postgres_host import LOCK_FILE
+
+    assert subprocess.run(["flock", "--nonblock", str(LOCK_FILE), "true"]).returncode == 1
+    gateways = subprocess.run(["ip", "-o", "-4", "addr", "show", "to", "172.30.0.0/24"],
+                              capture_output=True, text=True, check=True).stdout.splitlines()
+    assert [line.split()[1] for line in gateways] == [prepared_postgres.host_link]
