@@ -76,9 +76,39 @@ def test_user_data_installs_docker_and_postgres_and_prepares_it(rendered):
                    "/dd-assessment/test/dd-assessment-test-0/postgres-datadog-password"}
 
 
-def test_user_data_is_deterministic():
-    args = dict(host_name="h", region="us-east-2", password_parameter="/p", agent_network_cidr="172.30.0.0/24")
-    assert render_user_data(**args) == render_user_data(**args)
+def test_user_data_for_given_arguments_written_out():
+    text = render_user_data(host_name="db-7", region="eu-west-1", password_parameter="/p/with space",
+                            agent_network_cidr="10.9.0.0/24")
+    head, scripts = text.split("- path: /usr/local/share/dd-assessment/datadog-role.sql\n")
+    assert head == """#cloud-config
+hostname: db-7
+preserve_hostname: false
+package_update: false
+package_upgrade: false
+packages:
+- docker
+- postgresql15-server
+runcmd:
+- - systemctl
+  - enable
+  - --now
+  - docker.service
+- - usermod
+  - --append
+  - --groups
+  - docker
+  - ec2-user
+- - /usr/local/sbin/dd-assessment-prepare-postgres
+write_files:
+- path: /etc/dd-assessment/host.env
+  permissions: '0644'
+  content: |
+    AWS_REGION=eu-west-1
+    DATADOG_PASSWORD_PARAMETER='/p/with space'
+    AGENT_NETWORK_CIDR=10.9.0.0/24
+"""
+    assert "  permissions: '0644'\n  content: |\n    -- The Datadog Agent's login role" in scripts
+    assert "- path: /usr/local/sbin/dd-assessment-prepare-postgres\n  permissions: '0755'\n" in scripts
 
 
 def test_every_shell_script_passes_shellcheck():
