@@ -5,7 +5,9 @@ import time
 
 import pytest
 
-from tests.harness import BASE_CONFIG, Declared, evaluate, is_secret
+import yaml
+
+from tests.harness import BASE_CONFIG, ROOT, Declared, evaluate, is_secret
 
 MONITOR = "datadog:index/monitor:Monitor"
 SCHEDULE = "datadog:index/downtimeSchedule:DowntimeSchedule"
@@ -77,3 +79,36 @@ def test_two_evaluations_seconds_apart_declare_identical_datadog_inputs():
 def test_no_datadog_key_in_plain_outputs(declared):
     flat = json.dumps(declared.outputs)
     assert BASE_CONFIG["datadog:apiKey"] not in flat and BASE_CONFIG["datadog:appKey"] not in flat
+
+
+# --- the defaults, as README.md documents them and the program deploys them ------------------------
+
+README_DEFAULTS = (  # rows of README.md's configuration table
+    "| `checkIntervalSeconds` | no | 45 |",
+    "| `warningThreshold` / `criticalThreshold` | no | 500 / 800 |",
+    "| `noDataMinutes` | no | 10 |",
+    "| `quietHours` | no | `19:00-09:00` |",
+    "| `timezone` | no | `America/New_York` |",
+)
+
+
+def test_the_readme_documents_the_defaults():
+    readme = (ROOT / "README.md").read_text()
+    for row in README_DEFAULTS:
+        assert row in readme
+
+
+def test_unset_settings_deploy_the_documented_defaults():
+    declared = evaluate()  # BASE_CONFIG: the required keys only
+    monitor = declared.one(MONITOR).props
+    assert monitor["query"] == "avg(last_5m):avg:my_metric{*} by {host} > 800"
+    assert monitor["monitorThresholds"] == {"warning": "500", "critical": "800"}
+    assert monitor["noDataTimeframe"] == 10
+    weeknights = declared.named("dd-assessment-test-quiet-hours-weeknights").props["recurringSchedule"]
+    assert weeknights["timezone"] == "America/New_York"
+    (nights,) = weeknights["recurrences"]
+    assert (nights["start"][-6:], nights["duration"]) == ("T19:00", "14h")  # 19:00 to 09:00
+    agent = declared.named("dd-assessment-test-0-agent-container").props
+    uploads = {upload["file"]: upload["content"] for upload in agent["uploads"]}
+    my_metric = yaml.safe_load(uploads["/conf.d/my_metric.d/conf.yaml"])
+    assert my_metric["instances"] == [{"min_collection_interval": 45}]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.harness import BASE_CONFIG, PRIVATE_KEY_FILE, evaluate, rejected
+from tests.harness import BASE_CONFIG, PRIVATE_KEY_FILE, evaluate, is_secret, rejected
 
 BAD_INPUTS = [
     # (config change, key named in the error, words of the fix)
@@ -76,10 +76,20 @@ def test_lists_may_be_given_as_a_plain_string():
     assert ssh["ipv6CidrBlocks"] == ["2001:db8::/48"]
 
 
-def test_datadog_keys_fall_back_to_the_environment(monkeypatch):
-    monkeypatch.setenv("DD_API_KEY", "from-env-api")
-    monkeypatch.setenv("DD_APP_KEY", "from-env-app")
-    evaluate({"datadog:apiKey": None, "datadog:appKey": None})
+@pytest.mark.parametrize(("config", "api_key", "app_key"), [
+    ({"datadog:apiKey": None, "datadog:appKey": None}, "api-key-from-env", "app-key-from-env"),
+    ({}, BASE_CONFIG["datadog:apiKey"], BASE_CONFIG["datadog:appKey"]),  # config wins
+], ids=["unset-keys-come-from-the-environment", "config-keys-win"])
+def test_datadog_keys_fall_back_to_the_environment_each_to_its_own(monkeypatch, config, api_key,
+                                                                    app_key):
+    monkeypatch.setenv("DD_API_KEY", "api-key-from-env")
+    monkeypatch.setenv("DD_APP_KEY", "app-key-from-env")
+    declared = evaluate(config)
+    provider = declared.one("pulumi:providers:datadog")
+    assert is_secret(provider.inputs["apiKey"]) and is_secret(provider.inputs["appKey"])
+    assert (provider.props["apiKey"], provider.props["appKey"]) == (api_key, app_key)
+    agent = declared.named("dd-assessment-test-0-agent-container").props
+    assert f"DD_API_KEY={api_key}" in agent["envs"]
 
 
 def test_the_default_private_key_path_is_checked_too(monkeypatch, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import subprocess
 
 import pytest
@@ -171,6 +172,32 @@ def test_traces_reach_the_agent(app, apm_agent):
         assert meta.get("http.route") == resource.split(" ", 1)[1], meta
         assert span.get("error", 0) == 0, span
         assert span.get("parent_id") in (0, None), "flask.request is the root span"
+
+
+# components/agent.py gives the Agent DD_APM_IGNORE_RESOURCES="GET /healthz" (asserted literally
+# in tests/test_services.py). The Agent reads it as a comma-separated list of regular expressions
+# and drops a trace whose root span's resource matches one anywhere (datadog-agent:
+# pkg/trace/filters/blacklister.go, regexp MatchString); Python's re.search agrees on this pattern.
+AGENT_IGNORE_RESOURCES = "GET /healthz"
+
+
+def test_the_agents_ignore_list_drops_health_checks_and_nothing_else(app, apm_agent):
+    _, app_url, _ = app
+    _, agent_url, _ = apm_agent
+    for path in ("/", "/api/apm", "/api/trace", "/healthz"):
+        assert http_get(f"{app_url}{path}")[0] == 200
+    ignored = [re.compile(pattern) for pattern in AGENT_IGNORE_RESOURCES.split(",")]
+
+    def by_route():
+        spans = [s for s in _spans(agent_url) if s.get("name") == "flask.request"]
+        routes = {s.get("meta", {}).get("http.route"): s["resource"] for s in spans}
+        return routes if set(EXPECTED_BODIES) | {"/healthz"} <= set(routes) else None
+
+    routes = wait_until(by_route, timeout=TRACE_TIMEOUT, interval=0.5, what="a span per route")
+    dropped = {route for route, resource in routes.items()
+               if any(pattern.search(resource) for pattern in ignored)}
+    assert routes["/healthz"] == "GET /healthz"
+    assert dropped == {"/healthz"}
 
 
 def test_app_log_has_no_tracer_errors(app, apm_agent):

@@ -54,12 +54,16 @@ def conf(request) -> dict:
     return yaml.safe_load(text)
 
 
-def test_conf_parses_with_interval_on_instance(conf):
+@pytest.mark.parametrize(("text", "interval"), [
+    (agent_files.MY_METRIC_CONF_PATH.read_text(), 45),  # the repo's conf: the documented default
+    (agent_files.render_my_metric_conf(60), 60),        # rendered: the requested interval
+], ids=["repo", "rendered"])
+def test_conf_parses_with_interval_on_instance(text, interval):
+    conf = yaml.safe_load(text)
     assert set(conf) == {"init_config", "instances"}
     assert isinstance(conf["init_config"], dict)
     [instance] = conf["instances"]
-    interval = instance["min_collection_interval"]
-    assert isinstance(interval, int) and interval >= 15
+    assert instance["min_collection_interval"] == interval
 
 
 def test_check_file_and_conf_dir_share_the_check_name():
