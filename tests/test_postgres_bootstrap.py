@@ -14,6 +14,7 @@ Correct under any `-n`: one cluster and one Agent namespace at a time, per machi
 
 import re
 import subprocess
+import time
 
 import pytest
 import yaml
@@ -44,26 +45,56 @@ def test_only_the_datadog_role_is_admitted_from_the_agent_network(prepared_postg
 
 @pytest.mark.parametrize("query", [
     "SELECT count(*) >= 1 FROM pg_stat_database",
-    "SELECT count(*) >= 1 FROM pg_stat_activity WHERE query IS NOT NULL",
     "SELECT setting::int > 0 FROM pg_settings WHERE name = 'max_connections'",
     "SELECT current_setting('max_connections')::int > 0",
 ])
-def test_datadog_reads_what_the_postgres_check_queries(prepared_postgres, query):
+def test_datadog_reads_the_database_statistics_and_settings(prepared_postgres, query):
+    """Readable by any role: they prove the connection and the views, not pg_monitor."""
     result = prepared_postgres.as_agent(query)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "t"
 
 
-def test_datadog_sees_other_sessions_queries_through_pg_monitor(prepared_postgres):
-    prepared_postgres.superuser("SELECT 1")  # another role's session exists while we look
-    members = prepared_postgres.superuser(
-        "SELECT string_agg(b.rolname, ',' ORDER BY b.rolname) FROM pg_auth_members m "
-        "JOIN pg_roles b ON b.oid = m.roleid JOIN pg_roles r ON r.oid = m.member "
-        "WHERE r.rolname = 'datadog'")
-    assert members == "pg_monitor"
-    privilege = prepared_postgres.superuser(
-        "SELECT has_table_privilege('datadog', 'pg_stat_database', 'SELECT')")
-    assert privilege == "t"
+@pytest.fixture
+def busy_session(prepared_postgres):
+    """Another role's session, running a query: its backend's pid."""
+    marker = "dd-assessment-busy-session"
+    busy = subprocess.Popen(["runuser", "-u", "postgres", "--", "psql", "--no-psqlrc", "-qtAX",
+                             "-d", "postgres", "-c", f"SELECT pg_sleep(60), '{marker}'"],
+                            env=prepared_postgres.env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    find = (f"SELECT pid FROM pg_stat_activity WHERE query LIKE '%{marker}%' "
+            "AND pid <> pg_backend_pid()")
+    try:
+        deadline = time.monotonic() + 10
+        while not (pid := prepared_postgres.superuser(find)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pid, "the busy session never showed up"
+        yield int(pid)
+        prepared_postgres.superuser(f"SELECT pg_terminate_backend({pid})")
+    finally:
+        busy.kill()
+        busy.wait()
+
+
+# What the check's activity metrics read of other sessions (integrations-core
+# postgres/datadog_checks/postgres/util.py, ACTIVITY_METRICS_10: xact_start, state, wait_event),
+# and the query text. PostgreSQL shows them for another role's session only to members of
+# pg_read_all_stats, which pg_monitor includes; to anyone else they are NULL and
+# '<insufficient privilege>'.
+ACTIVITY = ("SELECT coalesce(state, 'NULL'), xact_start IS NOT NULL, query FROM pg_stat_activity "
+            "WHERE pid = {pid}")
+
+
+def test_datadog_sees_another_sessions_activity_through_pg_monitor(prepared_postgres, busy_session):
+    result = prepared_postgres.as_agent(ACTIVITY.format(pid=busy_session))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "active|t|SELECT pg_sleep(60), 'dd-assessment-busy-session'"
+    # The same look by a role without pg_monitor: what datadog would see without the grant.
+    plain = prepared_postgres.superuser(
+        "BEGIN; CREATE ROLE dd_assessment_plain_role; SET ROLE dd_assessment_plain_role; "
+        f"{ACTIVITY.format(pid=busy_session)}; ROLLBACK")
+    assert plain == "NULL|f|<insufficient privilege>"
 
 
 def test_datadog_cannot_create_tables(prepared_postgres):
@@ -121,11 +152,52 @@ def test_running_the_preparation_again_changes_nothing(prepared_postgres):
     assert prepared_postgres.as_agent("SELECT 1").returncode == 0
 
 
-def test_the_password_never_reaches_a_command_line_or_the_log(prepared_postgres):
-    result = prepared_postgres.prepare()
+def test_the_password_never_reaches_a_process_argument_or_a_log(prepared_postgres, tmp_path):
+    """Every process the preparation starts, with its arguments, as the kernel saw them (strace):
+    arguments are public to every user of the host (`ps`), the environment is not."""
+    trace = tmp_path / "execve.trace"
+    result = prepared_postgres.prepare(
+        wrapper=["strace", "--follow-forks", "--quiet=all", "--trace=execve", "--string-limit=4096",
+                 f"--output={trace}"], timeout=60)
+    assert result.returncode == 0, result.stderr
+    started = trace.read_text()
+    # The trace saw the commands that carry the password: the SSM read and psql.
+    assert '["aws", "ssm", "get-parameter"' in started
+    assert '["psql", "--no-psqlrc", "--quiet", "--dbname", "postgres", "--file"' in started
+    assert prepared_postgres.password not in started
     assert prepared_postgres.password not in result.stdout + result.stderr
     log = (prepared_postgres.workdir / "run" / "postgres.log").read_text()
     assert prepared_postgres.password not in log
+
+
+def _prepare_while_ssm_fails(prepared, directory, failures: int):
+    """prepare() while the first `failures` SSM reads fail, with a `sleep` that returns at once:
+    the result, how many SSM reads it made, and the pauses it asked for."""
+    (directory / "sleep").write_text('#!/bin/sh\necho "$*" >>"$(dirname "$0")/sleep.calls"\n')
+    (directory / "sleep").chmod(0o755)
+    result = prepared.prepare(env={"PATH": f"{directory}:{prepared.env['PATH']}",
+                                   "STUB_AWS_CALLS": str(directory / "aws.calls"),
+                                   "STUB_AWS_FAILURES": str(failures)})
+    sleeps = directory / "sleep.calls"
+    return (result, len((directory / "aws.calls").read_text().splitlines()),
+            sleeps.read_text().splitlines() if sleeps.exists() else [])
+
+
+def test_the_password_read_retries_while_the_instance_role_is_not_ready(prepared_postgres, tmp_path):
+    result, reads, pauses = _prepare_while_ssm_fails(prepared_postgres, tmp_path, failures=2)
+    assert result.returncode == 0, result.stderr
+    assert (reads, pauses) == (3, ["5", "5"])
+    assert "SSM parameter not readable yet (attempt 2); retrying" in result.stderr
+    assert prepared_postgres.as_agent("SELECT 1").returncode == 0
+
+
+def test_the_password_read_gives_up_loudly_after_30_attempts(prepared_postgres, tmp_path):
+    result, reads, _ = _prepare_while_ssm_fails(prepared_postgres, tmp_path, failures=1000)
+    assert (result.returncode, reads) == (1, 30)
+    assert result.stderr.splitlines()[-1] == (
+        "dd-assessment-prepare-postgres: could not read "
+        "/dd-assessment/test/dd-assessment-test-0/postgres-datadog-password from SSM")
+    assert prepared_postgres.as_agent("SELECT 1").returncode == 0  # the role was left as it was
 
 
 def test_the_agents_postgres_integration_config_logs_in(prepared_postgres):
