@@ -52,7 +52,12 @@ def _free_port() -> int:
 
 
 def _run(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(args, check=True, capture_output=True, text=True, **kwargs)
+    """Run a setup command; a failure says what the command printed, not only its exit status."""
+    result = subprocess.run(args, capture_output=True, text=True, **kwargs)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} exited {result.returncode}: "
+                           f"{(result.stderr or result.stdout).strip()}")
+    return result
 
 
 @dataclass
