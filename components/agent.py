@@ -52,8 +52,9 @@ class DatadogAgent(pulumi.ComponentResource):
                                    keep_locally=True, opts=on_host)
 
         postgres_conf = pulumi.Output.secret(args.database_password).apply(
-            lambda password: agent_files.render_postgres_conf(password=password,
-                                                              tags=list(args.host_tags)))
+            lambda password: agent_files.render_postgres_conf(
+                password=password, reported_hostname=args.host_name, env=args.env,
+                tags=list(args.host_tags)))
         container = docker.Container(
             f"{name}-container",
             name=args.container_name,

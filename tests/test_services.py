@@ -90,6 +90,24 @@ def test_agent_configuration_files_are_the_repo_files(two_hosts):
     assert "env:test" in postgres["tags"]
 
 
+@pytest.mark.parametrize("index", [0, 1])
+def test_each_hosts_postgres_metrics_carry_its_own_host_name(two_hosts, index):
+    host = f"dd-assessment-test-{index}"
+    agent = two_hosts.named(f"{host}-agent-container")
+    uploads = {u["file"]: u["content"] for u in agent.props["uploads"]}
+    postgres = yaml.safe_load(uploads[agent_files.POSTGRES_CONF_DEST])["instances"][0]
+    assert postgres["reported_hostname"] == host == _envs(agent)["DD_HOSTNAME"]
+
+
+def test_postgres_metrics_get_the_stacks_env_when_host_tags_have_none():
+    declared = evaluate({"hostTags": ["role:database", "tier:database"]})
+    agent = declared.named("dd-assessment-test-0-agent-container")
+    uploads = {u["file"]: u["content"] for u in agent.props["uploads"]}
+    postgres = yaml.safe_load(uploads[agent_files.POSTGRES_CONF_DEST])["instances"][0]
+    assert postgres["tags"] == ["role:database", "tier:database", "env:test"]
+    assert _envs(agent)["DD_ENV"] == "test"
+
+
 def test_secrets_reach_the_agent_only_as_secrets(two_hosts):
     for agent in [r for r in two_hosts.of_type(CONTAINER) if r.props["name"] == "datadog-agent"]:
         # The API key (env) and the database password (postgres conf upload) travel as secrets.
