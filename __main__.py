@@ -12,8 +12,10 @@ from components.host import Host, HostArgs, docker_platform_of, latest_amazon_li
 from components.monitor import MetricMonitor, MonitorArgs
 from components.network import Network, NetworkArgs, zone_offering
 from components.remote_docker import RemoteDocker, RemoteDockerArgs
+from components.service_dashboard import ServiceDashboard, ServiceDashboardArgs
 from components.settings import load_settings
 
+# The APM service; the app's container is named after it (components/app.py).
 APP_SERVICE = "my-flask-app"
 
 # 1. Settings: every key checked before anything is declared.
@@ -58,13 +60,19 @@ for host in hosts:
         platform=docker_platform_of(settings.instance_type),
         published_port=design.APP_PORT))
 
-# 4. In Datadog: the dashboard, the my_metric monitor and its quiet hours.
+# 4. In Datadog: the timeboard, the service-and-host dashboard, the my_metric monitor and its
+#    quiet hours.
 in_datadog = pulumi.ResourceOptions(providers=[datadog_provider(
     "datadog", api_key=settings.datadog_api_key, app_key=settings.datadog_app_key,
     site=settings.datadog_site)])
 dashboard = Dashboard(settings.name_prefix, DashboardArgs(
     title=f"{settings.project} ({settings.stack}): my_metric and PostgreSQL",
     host_names=settings.host_names, site=settings.datadog_site), opts=in_datadog)
+service_dashboard = ServiceDashboard(f"{settings.name_prefix}-service", ServiceDashboardArgs(
+    title=f"{settings.project} ({settings.stack}): service {APP_SERVICE} and its hosts",
+    host_names=settings.host_names, env=settings.env, service=APP_SERVICE,
+    agent_container=design.AGENT_CONTAINER_NAME, app_container=APP_SERVICE,
+    site=settings.datadog_site), opts=in_datadog)
 monitor = MetricMonitor(f"{settings.name_prefix}-my-metric", MonitorArgs(
     name=f"[{settings.name_prefix}] my_metric is high on {{{{host.name}}}}",
     notify_handles=settings.notify_handles, warning_threshold=settings.warning_threshold,
@@ -83,4 +91,7 @@ pulumi.export("sshCommands", [
     for host in hosts])
 pulumi.export("appUrls", [host.public_ip.apply(lambda ip: f"http://{ip}/") for host in hosts])
 pulumi.export("dashboardUrl", dashboard.url)
+pulumi.export("dashboardId", dashboard.dashboard_id)
+pulumi.export("serviceDashboardUrl", service_dashboard.url)
+pulumi.export("serviceDashboardId", service_dashboard.dashboard_id)
 pulumi.export("monitorId", monitor.monitor_id)

@@ -52,7 +52,7 @@ def test_downtimes_follow_the_settings_and_silence_the_monitor(declared):
 
 
 def test_dashboard_covers_every_host_and_its_url_is_exported(declared):
-    dashboard = declared.one("datadog:index/dashboard:Dashboard").props
+    dashboard = declared.named("dd-assessment-test-dashboard").props
     (variable,) = dashboard["templateVariables"]
     assert variable["availableValues"] == ["dd-assessment-test-0", "dd-assessment-test-1"]
     queries = [q["metricQuery"]["query"] for w in dashboard["widgets"]
