@@ -49,7 +49,7 @@ class TemplateVariable:
     defaults: tuple[str, ...]
 
     @classmethod
-    def from_declared(cls, declared: Mapping) -> "TemplateVariable":
+    def from_declared(cls, declared: Mapping) -> TemplateVariable:
         defaults = declared.get("defaults") or ([declared["default"]] if declared.get("default") else [])
         return cls(declared["name"], declared.get("prefix") or "", tuple(defaults))
 
@@ -62,7 +62,7 @@ class MetricQuery:
     group_by: tuple[str, ...]
 
     @classmethod
-    def parse(cls, text: str) -> "MetricQuery":
+    def parse(cls, text: str) -> MetricQuery:
         match = _QUERY.match(text.strip())
         if not match:
             raise ValueError(f"not a query this reader understands: {text!r}")
