@@ -13,6 +13,7 @@ from components.monitor import MetricMonitor, MonitorArgs
 from components.network import Network, NetworkArgs, zone_offering
 from components.remote_docker import RemoteDocker, RemoteDockerArgs
 from components.settings import load_settings
+from components.traffic import DemoTraffic, DemoTrafficArgs
 
 APP_SERVICE = "my-flask-app"
 
@@ -38,7 +39,8 @@ hosts = [
     for host_name in settings.host_names
 ]
 
-# 3. On each host, over SSH: its Docker daemon, the Datadog Agent and the instrumented app.
+# 3. On each host, over SSH: its Docker daemon, the Datadog Agent, the instrumented app and
+#    the demo traffic that keeps APM busy (unless `demoTraffic` is 0).
 for host in hosts:
     docker_host = RemoteDocker(host.host_name, RemoteDockerArgs(
         public_ip=host.public_ip, instance_id=host.instance_id,
@@ -52,11 +54,17 @@ for host in hosts:
         host_tags=settings.host_tags, env=settings.env,
         check_interval_seconds=settings.check_interval_seconds,
         database_password=host.database_password))
-    FlaskApp(f"{host.host_name}-app", FlaskAppArgs(
+    app = FlaskApp(f"{host.host_name}-app", FlaskAppArgs(
         provider=docker_host.provider, network_name=docker_host.network_name,
         agent_host=design.AGENT_CONTAINER_NAME, service=APP_SERVICE, env=settings.env,
         platform=docker_platform_of(settings.instance_type),
         published_port=design.APP_PORT))
+    if settings.demo_traffic:
+        DemoTraffic(f"{host.host_name}-traffic", DemoTrafficArgs(
+            provider=docker_host.provider, network_name=docker_host.network_name,
+            image=app.image_name, app_url=app.internal_url,
+            container_name=f"{APP_SERVICE}-traffic",
+            requests_per_minute=settings.demo_traffic))
 
 # 4. In Datadog: the dashboard, the my_metric monitor and its quiet hours.
 in_datadog = pulumi.ResourceOptions(providers=[datadog_provider(

@@ -12,6 +12,10 @@ AGENT_CONTAINER_NAME = "datadog-agent"  # the app's tracer finds the Agent by th
 TRACE_PORT = 8126
 POSTGRES_PORT = 5432
 APP_PORT = 80
+# Every container we run logs to Docker's json-file driver, rotated: at most 3 x 10 MB each on
+# the host's disk, whatever the daemon's default (json-file never rotates by default).
+CONTAINER_LOG_DRIVER = "json-file"
+CONTAINER_LOG_OPTIONS = {"max-size": "10m", "max-file": "3"}
 # Every site parameter Datadog documents ("Getting Started with Datadog Sites").
 DATADOG_SITES = (
     "datadoghq.com",       # US1

@@ -5,6 +5,7 @@ test directory uses."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess
@@ -26,6 +27,12 @@ VENV_BIN = Path(sys.executable).parent
 
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+
+STARTUP_TIMEOUT = 30
+# The unified service tags the `app` fixture (conftest.py) runs the app with.
+APP_SERVICE = "my-flask-app"
+APP_ENV = "test"
+APP_VERSION = "1.2.3-test"
 
 
 def venv_tool(name: str) -> str:
@@ -110,6 +117,31 @@ def start_process(
     finally:
         fh.close()
     return Process(popen, log)
+
+
+@contextlib.contextmanager
+def serving(argv, *, log, env, port, ready_path, what):
+    """Run `argv` from the app's directory until `ready_path` answers 200; stop it after."""
+    proc = start_process(argv, log=log, env=env, cwd=APP_DIR)
+    url = f"http://127.0.0.1:{port}"
+    try:
+
+        def ready():
+            proc.assert_running(what)
+            return http_get(f"{url}{ready_path}")[0] == 200
+
+        wait_until(ready, timeout=STARTUP_TIMEOUT, what=f"{what} at {ready_path}")
+        yield url, proc
+    finally:
+        proc.stop()
+
+
+def agent_spans(agent_url: str) -> list[dict]:
+    """Every span the APM test agent has received so far."""
+    status, body = http_get(f"{agent_url}/test/traces")
+    if status != 200:
+        raise ValueError(f"/test/traces answered {status}: {body[:200]!r}")
+    return [span for trace in json.loads(body) for span in trace]
 
 
 # --- Dockerfile ------------------------------------------------------------------
