@@ -119,7 +119,8 @@ def test_health_check_fails_when_nothing_ever_answered(clean_env, tmp_path):
 
 @pytest.mark.parametrize("settings,message", [
     ({}, "set TRAFFIC_TARGET to the app's base URL"),
-    ({"target": "http://x", "requests_per_minute": "0"}, "TRAFFIC_REQUESTS_PER_MINUTE='0' is out of range"),
+    ({"target": "http://x", "requests_per_minute": "0"},
+     "TRAFFIC_REQUESTS_PER_MINUTE='0' is out of range"),
     ({"target": "http://x", "jitter": "lots"}, "TRAFFIC_JITTER='lots' is not a number"),
 ])
 def test_bad_settings_are_refused_naming_the_variable(clean_env, tmp_path, settings, message):
