@@ -3,10 +3,13 @@ SHELL := bash
 VENV := venv
 PYTHON := $(VENV)/bin/python
 STACK ?= test
-# Extra flags for scripts/deploy.sh: --yes, --policy, --secrets-provider URL.
+# Extra flags for scripts/deploy.sh: --yes, --policy, --secrets-provider URL; for `make load`:
+# --clients N, --minutes M.
 ARGS ?=
+# `make load`: which host of the stack (0..hostCount-1).
+HOST ?= 0
 
-.PHONY: test up preview destroy policy bench
+.PHONY: test up preview destroy policy bench load
 
 ## Every test: the program under mocks, the boot files, PostgreSQL, the Agent check, the app,
 ## the policy pack, the workflow and the deploy script.
@@ -18,6 +21,11 @@ test: $(VENV)/.installed
 ## backend in .pulumi-state/ unless you chose one), asks for missing settings, then runs Pulumi.
 up preview destroy: $(VENV)/.installed
 	scripts/deploy.sh $@ $(STACK) $(ARGS)
+
+## The write-up's PostgreSQL connection burst on host $(HOST): pgbench holds about 90
+## connections for 3 minutes (ARGS="--clients N --minutes M"); Ctrl-C stops it cleanly.
+load:
+	python3 -m ops.load --stack $(STACK) --host $(HOST) $(ARGS)
 
 ## The policy pack's own environment, for `make preview ARGS=--policy`.
 policy: policy/venv/.installed
