@@ -3,10 +3,11 @@ SHELL := bash
 VENV := venv
 PYTHON := $(VENV)/bin/python
 STACK ?= test
-# Extra flags for scripts/deploy.sh: --yes, --policy, --secrets-provider URL.
+# Extra flags: for up/preview/destroy, scripts/deploy.sh's (--yes, --policy, --secrets-provider
+# URL); for verify, its own (--wait MINUTES, --json, --outputs FILE); for snapshot, --outputs FILE.
 ARGS ?=
 
-.PHONY: test up preview destroy policy bench
+.PHONY: test up preview destroy verify snapshot policy bench
 
 ## Every test: the program under mocks, the boot files, PostgreSQL, the Agent check, the app,
 ## the policy pack, the workflow and the deploy script.
@@ -19,6 +20,11 @@ test: $(VENV)/.installed
 up preview destroy: $(VENV)/.installed
 	scripts/deploy.sh $@ $(STACK) $(ARGS)
 
+## Check every item of the exercise in the live Datadog org (ops/verify.py); right after
+## `make up`: make verify ARGS="--wait 15". Send a my_metric snapshot to notifyHandles (ops/snapshot.py).
+verify snapshot: $(VENV)/.installed
+	$(PYTHON) -m ops.$@ --stack $(STACK) $(ARGS)
+
 ## The policy pack's own environment, for `make preview ARGS=--policy`.
 policy: policy/venv/.installed
 
@@ -26,7 +32,7 @@ bench: $(VENV)/.installed
 	$(PYTHON) bench/eval.py
 
 # The same venv `pulumi up` uses (Pulumi.yaml: virtualenv: venv), plus the test tools.
-$(VENV)/.installed: requirements.txt requirements-test.txt
+$(VENV)/.installed: requirements.txt requirements-test.txt ops/requirements.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
 	touch $@

@@ -1,5 +1,6 @@
 """The Datadog objects as the program declares them from its settings."""
 
+import argparse
 import json
 import time
 
@@ -96,3 +97,18 @@ def test_outputs_the_operator_tools_read(declared):
                   if token == "aws:ec2/getInstance:getInstance") == [
         "dd-assessment-test-0-instance-id", "dd-assessment-test-1-instance-id"]
 
+
+def test_the_operator_tools_accept_the_programs_outputs(declared, tmp_path):
+    """What `make verify` / `make snapshot` require is what the program exports, with the JSON
+    types the tests' stand-in stack uses (serviceDashboardId comes with the service dashboard)."""
+    from ops import snapshot, verify
+    from ops.common import load_stack
+    from tests.datadog_standin import outputs as standin_outputs
+
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(declared.outputs))
+    for tool in (verify, snapshot):
+        args = argparse.Namespace(stack="test", outputs=path)
+        assert load_stack(args, tool.REQUIRED_OUTPUTS, env={}).outputs == declared.outputs
+    sample = {k: v for k, v in standin_outputs().items() if k != "serviceDashboardId"}
+    assert {k: type(v) for k, v in sample.items()} == {k: type(declared.outputs[k]) for k in sample}
