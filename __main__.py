@@ -78,7 +78,7 @@ monitor = MetricMonitor(f"{settings.name_prefix}-my-metric", MonitorArgs(
     notify_handles=settings.notify_handles, warning_threshold=settings.warning_threshold,
     critical_threshold=settings.critical_threshold, no_data_minutes=settings.no_data_minutes,
     tags=(f"project:{settings.project}", f"stack:{settings.stack}")), opts=in_datadog)
-Downtimes(f"{settings.name_prefix}-quiet-hours", DowntimesArgs(
+quiet_hours = Downtimes(f"{settings.name_prefix}-quiet-hours", DowntimesArgs(
     monitor_id=monitor.monitor_id,
     quiet_hours=QuietHours(timezone=settings.timezone, evening=settings.quiet_hours.start,
                            morning=settings.quiet_hours.end)), opts=in_datadog)
@@ -92,3 +92,18 @@ pulumi.export("sshCommands", [
 pulumi.export("appUrls", [host.public_ip.apply(lambda ip: f"http://{ip}/") for host in hosts])
 pulumi.export("dashboardUrl", dashboard.url)
 pulumi.export("monitorId", monitor.monitor_id)
+
+# 6. What `make verify` and `make snapshot` (ops/) check the live org against.
+pulumi.export("dashboardId", dashboard.dashboard_id)
+pulumi.export("downtimeIds", {"weeknights": quiet_hours.weeknights.id, "weekend": quiet_hours.weekend.id})
+pulumi.export("launchTimes", {host.host_name: host.launch_time for host in hosts})
+pulumi.export("service", APP_SERVICE)
+pulumi.export("env", settings.env)
+pulumi.export("datadogSite", settings.datadog_site)
+pulumi.export("hostTags", list(settings.host_tags))
+pulumi.export("checkIntervalSeconds", settings.check_interval_seconds)
+pulumi.export("monitorOptions", {"warningThreshold": settings.warning_threshold,
+                                 "criticalThreshold": settings.critical_threshold,
+                                 "noDataMinutes": settings.no_data_minutes})
+pulumi.export("timezone", settings.timezone)
+pulumi.export("notifyHandles", list(settings.notify_handles))

@@ -1,5 +1,5 @@
 """Fixed facts of the design that several pieces must agree on (no Pulumi import: the host-side
-tests' environment reads them too)."""
+tests' environment and the operator tools in ops/ read them too)."""
 
 VPC_CIDR = "10.42.0.0/16"
 SUBNET_CIDR = "10.42.1.0/24"
@@ -28,3 +28,29 @@ DATADOG_SITES = (
     "us2.ddog-gov.com",    # US2-FED
     "uk1.datadoghq.com",   # UK1
 )
+
+# The sites whose web app lives under an `app.` host; the others serve it on the site host.
+# From Datadog's "Getting Started with Datadog Sites" table (site parameter -> site URL): the API
+# host is `api.<site>` everywhere, but only US1, EU1 and US1-FED carry the `app.` label; US3, US5,
+# AP1, AP2 and UK1 serve the app on the site host itself (`https://us5.datadoghq.com`).
+_APP_PREFIXED = frozenset({"datadoghq.com", "datadoghq.eu", "ddog-gov.com"})
+
+
+def check_site(site: str) -> str:
+    if site not in DATADOG_SITES:
+        raise ValueError(f"unknown Datadog site {site!r}; expected one of {', '.join(DATADOG_SITES)}")
+    return site
+
+
+def api_url(site: str) -> str:
+    """The provider's `api_url` for a site, e.g. `https://api.datadoghq.com/`.
+
+    The trailing slash and no `/api/` path are what the provider documents as correct.
+    """
+    return f"https://api.{check_site(site)}/"
+
+
+def app_url(site: str) -> str:
+    """The web app's base URL for a site, without a trailing slash (`https://us5.datadoghq.com`)."""
+    host = f"app.{site}" if check_site(site) in _APP_PREFIXED else site
+    return f"https://{host}"
