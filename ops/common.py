@@ -45,6 +45,7 @@ OUTPUT_TYPES: dict[str, type] = {
     "timezone": str,
     "notifyHandles": list,
     "sshCommands": list,
+    "dashboardUrl": str,
 }
 
 

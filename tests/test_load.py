@@ -100,6 +100,20 @@ def test_it_streams_the_burst_script_over_the_hosts_own_ssh_command(stand_ins):
     assert "done; the burst on dd-assessment-test-1 ended" in out
 
 
+def test_the_tool_never_imports_pulumi(stand_ins):
+    bin_dir, add, outputs, calls = stand_ins
+    add("ssh", RECORDING_SSH)
+    load = subprocess.run([sys.executable, "-X", "importtime", "-m", "ops.load", "--outputs",
+                           str(outputs)], cwd=ROOT, capture_output=True, text=True, check=False,
+                          env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}",
+                               "SSH_CALLS": str(calls)})
+    assert load.returncode == 0, load.stderr
+    imported = {line.split("|")[-1].strip() for line in load.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "ops.common" in imported
+    assert not [m for m in imported if m.split(".")[0].startswith("pulumi")]
+
+
 def test_defaults_are_host_0_90_clients_3_minutes(stand_ins):
     bin_dir, add, outputs, calls = stand_ins
     add("ssh", RECORDING_SSH)
@@ -118,7 +132,8 @@ def test_outputs_come_from_the_pulumi_cli_without_a_file(stand_ins):
     status, _, err = _finish(_load(bin_dir, "--stack", "demo", "--minutes", "1",
                                    env={**os.environ, "SSH_CALLS": str(calls)}))
     assert status == 0, err
-    assert (calls.parent / "ssh-calls.pulumi").read_text() == "stack output --json --stack demo\n"
+    assert (calls.parent / "ssh-calls.pulumi").read_text() == (
+        "stack output --json --show-secrets --stack demo --non-interactive\n")
     assert _calls(calls)[0][-1].endswith("--seconds 60 --stop-when-stdin-closes")
 
 
@@ -147,11 +162,12 @@ def test_bad_arguments_exit_2_naming_the_argument_and_range_before_any_ssh(stand
 
 
 @pytest.mark.parametrize("content,message", [
-    (None, "--outputs: cannot read"),
-    ("not json", "not the JSON of `pulumi stack output --json`"),
-    (json.dumps({**OUTPUTS, "sshCommands": []}), "output sshCommands is missing or not a list"),
-    (json.dumps({k: v for k, v in OUTPUTS.items() if k != "dashboardUrl"}),
-     "output dashboardUrl is missing"),
+    (None, "cannot read the outputs file"),
+    ("not json", "is not JSON"),
+    (json.dumps({**OUTPUTS, "sshCommands": "ssh host"}), "sshCommands is not a list"),
+    (json.dumps({**OUTPUTS, "sshCommands": OUTPUTS["sshCommands"][:1]}),
+     "the outputs hostNames and sshCommands differ in length"),
+    (json.dumps({k: v for k, v in OUTPUTS.items() if k != "dashboardUrl"}), "no dashboardUrl"),
 ])
 def test_unusable_outputs_are_refused_naming_what_is_wrong(stand_ins, content, message):
     bin_dir, add, outputs, calls = stand_ins
