@@ -28,10 +28,10 @@ up preview destroy: $(VENV)/.installed
 verify snapshot: $(VENV)/.installed
 	$(PYTHON) -m ops.$@ --stack $(STACK) $(ARGS)
 
-## The write-up's PostgreSQL connection burst on host $(HOST) (ops/load.py, standard library
-## only): pgbench holds about 90 connections for 3 minutes; Ctrl-C stops it cleanly.
-load:
-	python3 -m ops.load --stack $(STACK) --host $(HOST) $(ARGS)
+## The write-up's PostgreSQL connection burst on host $(HOST) (ops/load.py): pgbench holds
+## about 90 connections for 3 minutes; Ctrl-C stops it cleanly.
+load: $(VENV)/.installed
+	$(PYTHON) -m ops.load --stack $(STACK) --host $(HOST) $(ARGS)
 
 ## The policy pack's own environment, for `make preview ARGS=--policy`.
 policy: policy/venv/.installed

@@ -1,10 +1,9 @@
 """`make load`: the write-up's PostgreSQL connection burst on one host of a deployed stack.
 
-Streams ops/connection-burst.sh into `sudo bash -s` over the stack's own ssh command (its
-`sshCommands` output, read through ops/common.py like every operator tool; whatever access
-path that is), so pgbench holds --clients connections
-for --minutes and `postgresql.percent_usage_connections` jumps on the dashboard's anomaly
-widget. The session's input stays open while the burst runs: Ctrl-C closes it, and the host
+Streams ops/connection-burst.sh into `sudo bash -s` over the host's own ssh command (the
+stack's `sshCommands` output, read through ops/common.py like every operator tool, whatever
+access path it holds), so pgbench holds --clients connections for --minutes and
+`postgresql.percent_usage_connections` jumps on the dashboard's anomaly widget. The session's input stays open while the burst runs: Ctrl-C closes it, and the host
 stops pgbench and drops the burst's database (so does a lost connection).
 
     python -m ops.load [--host N] [--clients N] [--minutes M] [--stack S | --outputs FILE]
@@ -40,18 +39,17 @@ REQUIRED_OUTPUTS = ("hostNames", "sshCommands", "dashboardUrl")
 # --- Arguments --------------------------------------------------------------------------------
 
 
-def _whole_number(name: str, low: int, high: int | None = None):
+def _whole_number(low: int):
     def parse(raw: str) -> int:
-        allowed = f"{low}..{high}" if high is not None else f"a whole number >= {low}"
         try:
             value = int(raw)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"'{raw}' is not a whole number; use {allowed}") \
-                from None
-        if value < low or (high is not None and value > high):
-            raise argparse.ArgumentTypeError(f"{value} is out of range; use {allowed}")
+            raise argparse.ArgumentTypeError(
+                f"'{raw}' is not a whole number; use a whole number >= {low}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(
+                f"{value} is out of range; use a whole number >= {low}")
         return value
-    parse.__name__ = name
     return parse
 
 
@@ -76,9 +74,9 @@ class _Parser(argparse.ArgumentParser):
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = _Parser(prog="make load", description=__doc__.split("\n\n")[0],
                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--host", type=_whole_number("host", 0), default=0,
+    parser.add_argument("--host", type=_whole_number(0), default=0,
                         help="which host, 0..hostCount-1 (make: HOST; default 0)")
-    parser.add_argument("--clients", type=_whole_number("clients", 1), default=DEFAULT_CLIENTS,
+    parser.add_argument("--clients", type=_whole_number(1), default=DEFAULT_CLIENTS,
                         help=f"connections to hold, at most max_connections - 5 on the host "
                              f"(default {DEFAULT_CLIENTS})")
     parser.add_argument("--minutes", type=_minutes, default=DEFAULT_MINUTES,

@@ -15,6 +15,9 @@ from tests.harness import ROOT
 SCRIPT = ROOT / "ops" / "connection-burst.sh"
 BASH = shutil.which("bash")
 DATABASE = "dd_assessment_load"
+# With every test of the throwaway cluster on one xdist worker (--dist loadgroup), a run builds
+# one cluster: two at once put two veths on 172.30.0.1/24 (tests/postgres_host.py).
+pytestmark = pytest.mark.xdist_group("agent-network")
 # The query the Agent's postgres check runs for postgresql.percent_usage_connections
 # (integrations-core postgres/datadog_checks/postgres/util.py, CONNECTION_METRICS).
 PERCENT_USAGE_CONNECTIONS = (

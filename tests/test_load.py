@@ -195,6 +195,10 @@ def test_an_unreachable_host_is_named(stand_ins):
 # --- Through to a real PostgreSQL: the stand-in ssh runs the remote command right here. ---------
 
 
+# The cluster's tests share one xdist worker (see tests/test_connection_burst.py).
+ON_THE_CLUSTERS_WORKER = pytest.mark.xdist_group("agent-network")
+
+
 @pytest.fixture
 def on_the_host(stand_ins, prepared_postgres, tmp_path):
     bin_dir, add, outputs, _ = stand_ins
@@ -209,6 +213,7 @@ def _connections(pg) -> int:
                             "WHERE datname = 'dd_assessment_load'"))
 
 
+@ON_THE_CLUSTERS_WORKER
 def test_ctrl_c_stops_the_burst_on_the_host_cleanly(on_the_host, prepared_postgres):
     bin_dir, outputs, env = on_the_host
     # Its own process group, as a terminal's foreground job: Ctrl-C signals the whole group.
@@ -231,6 +236,7 @@ def test_ctrl_c_stops_the_burst_on_the_host_cleanly(on_the_host, prepared_postgr
         "SELECT string_agg(datname, ',') FROM pg_database")
 
 
+@ON_THE_CLUSTERS_WORKER
 def test_the_hosts_own_limit_on_clients_comes_back_as_bad_input(on_the_host):
     bin_dir, outputs, env = on_the_host
     status, out, err = _finish(_load(bin_dir, "--outputs", str(outputs), "--clients", "96",
