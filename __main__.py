@@ -14,6 +14,7 @@ from components.network import Network, NetworkArgs, zone_offering
 from components.remote_docker import RemoteDocker, RemoteDockerArgs
 from components.service_dashboard import ServiceDashboard, ServiceDashboardArgs
 from components.settings import load_settings
+from components.traffic import DemoTraffic, DemoTrafficArgs
 
 # The APM service; the app's container is named after it (components/app.py).
 APP_SERVICE = "my-flask-app"
@@ -40,7 +41,8 @@ hosts = [
     for host_name in settings.host_names
 ]
 
-# 3. On each host, over SSH: its Docker daemon, the Datadog Agent and the instrumented app.
+# 3. On each host, over SSH: its Docker daemon, the Datadog Agent, the instrumented app and
+#    the demo traffic that keeps APM busy (unless `demoTraffic` is 0).
 for host in hosts:
     docker_host = RemoteDocker(host.host_name, RemoteDockerArgs(
         public_ip=host.public_ip, instance_id=host.instance_id,
@@ -54,11 +56,17 @@ for host in hosts:
         host_tags=settings.host_tags, env=settings.env,
         check_interval_seconds=settings.check_interval_seconds,
         database_password=host.database_password))
-    FlaskApp(f"{host.host_name}-app", FlaskAppArgs(
+    app = FlaskApp(f"{host.host_name}-app", FlaskAppArgs(
         provider=docker_host.provider, network_name=docker_host.network_name,
         agent_host=design.AGENT_CONTAINER_NAME, service=APP_SERVICE, env=settings.env,
         platform=docker_platform_of(settings.instance_type),
         published_port=design.APP_PORT))
+    if settings.demo_traffic:
+        DemoTraffic(f"{host.host_name}-traffic", DemoTrafficArgs(
+            provider=docker_host.provider, network_name=docker_host.network_name,
+            image=app.image_name, app_url=app.internal_url,
+            container_name=f"{APP_SERVICE}-traffic",
+            requests_per_minute=settings.demo_traffic))
 
 # 4. In Datadog: the timeboard, the service-and-host dashboard, the my_metric monitor and its
 #    quiet hours.
@@ -78,7 +86,7 @@ monitor = MetricMonitor(f"{settings.name_prefix}-my-metric", MonitorArgs(
     notify_handles=settings.notify_handles, warning_threshold=settings.warning_threshold,
     critical_threshold=settings.critical_threshold, no_data_minutes=settings.no_data_minutes,
     tags=(f"project:{settings.project}", f"stack:{settings.stack}")), opts=in_datadog)
-Downtimes(f"{settings.name_prefix}-quiet-hours", DowntimesArgs(
+quiet_hours = Downtimes(f"{settings.name_prefix}-quiet-hours", DowntimesArgs(
     monitor_id=monitor.monitor_id,
     quiet_hours=QuietHours(timezone=settings.timezone, evening=settings.quiet_hours.start,
                            morning=settings.quiet_hours.end)), opts=in_datadog)
@@ -95,3 +103,18 @@ pulumi.export("dashboardId", dashboard.dashboard_id)
 pulumi.export("serviceDashboardUrl", service_dashboard.url)
 pulumi.export("serviceDashboardId", service_dashboard.dashboard_id)
 pulumi.export("monitorId", monitor.monitor_id)
+
+# 6. What `make verify` and `make snapshot` (ops/) check the live org against.
+pulumi.export("dashboardId", dashboard.dashboard_id)
+pulumi.export("downtimeIds", {"weeknights": quiet_hours.weeknights.id, "weekend": quiet_hours.weekend.id})
+pulumi.export("launchTimes", {host.host_name: host.launch_time for host in hosts})
+pulumi.export("service", APP_SERVICE)
+pulumi.export("env", settings.env)
+pulumi.export("datadogSite", settings.datadog_site)
+pulumi.export("hostTags", list(settings.host_tags))
+pulumi.export("checkIntervalSeconds", settings.check_interval_seconds)
+pulumi.export("monitorOptions", {"warningThreshold": settings.warning_threshold,
+                                 "criticalThreshold": settings.critical_threshold,
+                                 "noDataMinutes": settings.no_data_minutes})
+pulumi.export("timezone", settings.timezone)
+pulumi.export("notifyHandles", list(settings.notify_handles))

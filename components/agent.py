@@ -16,6 +16,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components import agent_files
+from components.design import CONTAINER_LOG_DRIVER, CONTAINER_LOG_OPTIONS
 
 IMAGE_REPOSITORY = "gcr.io/datadoghq/agent"
 READ_ONLY_HOST_MOUNTS = (
@@ -88,6 +89,9 @@ class DatadogAgent(pulumi.ComponentResource):
                 tests=["CMD", "agent", "health"], interval="30s", timeout="10s", retries=3,
                 start_period="60s"),
             restart="unless-stopped",
+            # Its stdout is modest (each check's first runs, then every 500th) but never ends.
+            log_driver=CONTAINER_LOG_DRIVER,
+            log_opts=CONTAINER_LOG_OPTIONS,
             opts=pulumi.ResourceOptions(
                 parent=self, provider=args.provider,
                 # The fixed container name would clash with its own replacement.

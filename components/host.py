@@ -64,6 +64,9 @@ class Host(pulumi.ComponentResource):
     host_name: str
     public_ip: pulumi.Output[str]
     instance_id: pulumi.Output[str]
+    # When EC2 last launched the instance (RFC 3339, whole seconds): the `aws_instance` resource
+    # has no such attribute, its data source does (DescribeInstances' LaunchTime).
+    launch_time: pulumi.Output[str]
     database_password: pulumi.Output[str]  # secret: the `datadog` PostgreSQL role's password
 
     def __init__(self, name: str, args: HostArgs,
@@ -136,6 +139,8 @@ class Host(pulumi.ComponentResource):
         self.host_name = args.host_name
         self.public_ip = instance.public_ip
         self.instance_id = instance.id
+        self.launch_time = aws.ec2.get_instance_output(
+            instance_id=instance.id, opts=pulumi.InvokeOutputOptions(parent=self)).launch_time
         self.database_password = password.result
         self.register_outputs({"host_name": args.host_name, "public_ip": instance.public_ip,
-                               "instance_id": instance.id})
+                               "instance_id": instance.id, "launch_time": self.launch_time})

@@ -28,6 +28,7 @@ SSH_KEY_TYPES = ("ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-ni
                  "ecdsa-sha2-nistp521")
 MAX_HOSTS = 10
 MIN_CHECK_INTERVAL = 15  # the Agent's scheduler runs checks every 15 s at most
+MAX_DEMO_TRAFFIC = 600  # requests per minute: enough to fill APM graphs, far from a load test
 
 
 class SettingsError(pulumi.RunError):
@@ -69,6 +70,8 @@ class Settings:
     notify_handles: tuple[str, ...]
     timezone: str
     quiet_hours: QuietWindow
+    # Demo traffic: requests per minute from each host's traffic container to its app (0: none)
+    demo_traffic: int
 
     @property
     def name_prefix(self) -> str:
@@ -170,13 +173,14 @@ def _parse_private_key_path(raw: str) -> str:
     return raw
 
 
-def _parse_int(raw: str, low: int, high: int) -> int:
+def _parse_int(raw: str, low: int, high: int, meaning: str = "") -> int:
+    """A whole number in low..high; `meaning` (e.g. " requests per minute") ends the hint."""
     try:
         value = int(raw)
     except ValueError:
-        raise ValueError(f"'{raw}' is not a whole number") from None
+        raise ValueError(f"'{raw}' is not a whole number; use {low}..{high}{meaning}") from None
     if not low <= value <= high:
-        raise ValueError(f"{value} is out of range; use {low}..{high}")
+        raise ValueError(f"{value} is out of range; use {low}..{high}{meaning}")
     return value
 
 
@@ -247,7 +251,7 @@ KNOWN_KEYS = (
     "sshAllowedCidrs", "sshPublicKey", "sshPrivateKeyPath", "appAllowedCidrs", "hostCount",
     "instanceType", "amiId", "hostTags", "timezone", "datadogSite", "agentVersion",
     "checkIntervalSeconds", "warningThreshold", "criticalThreshold", "noDataMinutes",
-    "notifyHandles", "quietHours",
+    "notifyHandles", "quietHours", "demoTraffic",
 )
 
 
@@ -314,6 +318,8 @@ def load_settings() -> Settings:
     handles = read("notifyHandles", _parse_handles, required=True, default=(),
                    example="--path 'notifyHandles[0]' @you@example.com")
     quiet_hours = read("quietHours", _parse_quiet_hours, default=QuietWindow(time(19), time(9)))
+    demo_traffic = read("demoTraffic", lambda raw: _parse_int(
+        raw, 0, MAX_DEMO_TRAFFIC, " requests per minute (0: no traffic container)"), default=30)
 
     api_key = _datadog_key(config_key="apiKey", env="DD_API_KEY", problems=problems)
     app_key = _datadog_key(config_key="appKey", env="DD_APP_KEY", problems=problems)
@@ -333,6 +339,7 @@ def load_settings() -> Settings:
         agent_version=agent_version, check_interval_seconds=check_interval,
         warning_threshold=warning, critical_threshold=critical, no_data_minutes=no_data,
         notify_handles=handles, timezone=timezone, quiet_hours=quiet_hours,
+        demo_traffic=demo_traffic,
     )
 
 

@@ -47,6 +47,9 @@ BASE_CONFIG: dict[str, Any] = {
 SECRET_KEYS = ("datadog:apiKey", "datadog:appKey")
 # What a mocked pulumiverse-time Static reports as its creation instant (a Monday, 10:00 in New York).
 STATIC_TIME = "2026-10-26T14:00:00Z"
+# What the mocked `aws.ec2.getInstance` reports as an instance's launch time (the provider's
+# RFC 3339 format, whole seconds).
+LAUNCH_TIME = "2026-10-26T14:01:07Z"
 
 
 def is_secret(value: Any) -> bool:
@@ -144,6 +147,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if args.token == "aws:ec2/getAmi:getAmi":
             return {"id": "ami-0fedcba9876543210", "imageId": "ami-0fedcba9876543210",
                     "architecture": "x86_64", "name": "al2023-ami-2023.9.20251117.1-kernel-6.1-x86_64"}
+        if args.token == "aws:ec2/getInstance:getInstance":
+            return {"id": args.args["instanceId"], "instanceId": args.args["instanceId"],
+                    "launchTime": LAUNCH_TIME}
         if args.token == "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings":
             return {"id": "us-east-2", "locations": ["us-east-2c", "us-east-2a", "us-east-2b"],
                     "locationTypes": ["availability-zone"] * 3, "instanceTypes": ["t3.micro"] * 3}

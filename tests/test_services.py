@@ -12,6 +12,7 @@ from tests.harness import BASE_CONFIG, ROOT, Declared, evaluate, is_secret
 
 CONTAINER = "docker:index/container:Container"
 PASSWORD = "GeneratedPassw0rdForTestsOnly123"
+ROTATED_JSON_LOGS = ("json-file", {"max-size": "10m", "max-file": "3"})
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +76,7 @@ def test_agent_container(two_hosts, index):
     assert (props["pidMode"], props["cgroupnsMode"], props["restart"]) == ("host", "host", "unless-stopped")
     assert props["networksAdvanced"] == [{"name": "dd-assessment", "aliases": ["datadog-agent"]}]
     assert props["healthcheck"]["tests"] == ["CMD", "agent", "health"]
+    assert (props["logDriver"], props["logOpts"]) == ROTATED_JSON_LOGS
     assert agent.options["deleteBeforeReplace"] is True
 
 
@@ -151,7 +153,46 @@ def test_app_container(two_hosts, index):
     assert app.props["ports"] == [{"internal": 8080, "external": 80}]
     assert app.props["networksAdvanced"] == [{"name": "dd-assessment"}]
     assert app.props["restart"] == "unless-stopped"
+    # gunicorn logs a line per request: rotated, not unbounded.
+    assert (app.props["logDriver"], app.props["logOpts"]) == ROTATED_JSON_LOGS
     assert app.options["deleteBeforeReplace"] is True
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_demo_traffic_runs_the_apps_image_against_its_own_hosts_app(two_hosts, index):
+    host = f"dd-assessment-test-{index}"
+    assert two_hosts.named(f"{host}-traffic").typ == "dd-assessment:app:DemoTraffic"
+    traffic = two_hosts.named(f"{host}-traffic-container")
+    props = traffic.props
+    assert props["name"] == "my-flask-app-traffic"
+    assert props["image"] == f"dd-assessment-app:{content_version()}"  # nothing else to pull
+    assert props["command"] == ["python", "/app/traffic.py"]  # not ddtrace-run gunicorn
+    assert _envs(traffic) == {"TRAFFIC_TARGET": "http://my-flask-app:8080",
+                              "TRAFFIC_REQUESTS_PER_MINUTE": "30"}
+    assert props["networksAdvanced"] == [{"name": "dd-assessment"}]
+    assert props["restart"] == "unless-stopped"
+    assert props["healthcheck"] == {"tests": ["CMD", "python", "/app/traffic.py", "--check"],
+                                    "interval": "30s", "timeout": "5s", "startPeriod": "30s",
+                                    "retries": 3}
+    assert (props["logDriver"], props["logOpts"]) == ROTATED_JSON_LOGS
+    assert "ports" not in props  # nothing published
+    assert traffic.options["deleteBeforeReplace"] is True
+    assert traffic.provider.split("::")[-1].startswith(f"{host}-docker")
+    # Created after this host's app container (its URL comes from that container).
+    assert any(dep.endswith(f"::{host}-app-container") for dep in traffic.options["dependencies"])
+
+
+def test_demo_traffic_rate_comes_from_config():
+    declared = evaluate({"demoTraffic": "600"})
+    traffic = declared.named("dd-assessment-test-0-traffic-container")
+    assert _envs(traffic)["TRAFFIC_REQUESTS_PER_MINUTE"] == "600"
+
+
+def test_demo_traffic_zero_declares_no_traffic_container():
+    declared = evaluate({"demoTraffic": "0"})
+    names = [r.name for r in declared.resources]
+    assert not [name for name in names if "traffic" in name], names
+    assert [r.props["name"] for r in declared.of_type(CONTAINER)] == ["datadog-agent", "my-flask-app"]
 
 
 def test_app_version_follows_content_only(tmp_path):
@@ -165,6 +206,11 @@ def test_app_version_follows_content_only(tmp_path):
 def test_the_image_listens_where_the_container_publishes():
     dockerfile = (ROOT / "app" / "Dockerfile").read_text()
     assert "EXPOSE 8080" in dockerfile and "0.0.0.0:8080" in dockerfile
+
+
+def test_the_image_holds_the_traffic_script_where_the_traffic_container_runs_it():
+    dockerfile = (ROOT / "app" / "Dockerfile").read_text()
+    assert "WORKDIR /app\n" in dockerfile and "COPY app.py traffic.py ./\n" in dockerfile
 
 
 def test_graviton_hosts_build_arm64_images():

@@ -59,7 +59,8 @@ def test_the_template_itself_passes_cloud_init_schema():
 def test_user_data_installs_docker_and_postgres_and_prepares_it(rendered):
     config = yaml.safe_load(rendered[0])
     assert rendered[0].startswith("#cloud-config\n")
-    assert set(config["packages"]) == {"docker", "postgresql15-server"}
+    # postgresql15-contrib: pgbench, for `make load` (ops/connection-burst.sh).
+    assert set(config["packages"]) == {"docker", "postgresql15-server", "postgresql15-contrib"}
     assert config["package_upgrade"] is False  # first boot stays quick
     assert config["runcmd"] == [
         ["systemctl", "enable", "--now", "docker.service"],

@@ -28,6 +28,12 @@ VENV_BIN = Path(sys.executable).parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+STARTUP_TIMEOUT = 30
+# The unified service tags the `app` fixture (conftest.py) runs the app with.
+APP_SERVICE = "my-flask-app"
+APP_ENV = "test"
+APP_VERSION = "1.2.3-test"
+
 
 def venv_tool(name: str) -> str:
     path = VENV_BIN / name
@@ -113,9 +119,6 @@ def start_process(
     return Process(popen, log)
 
 
-STARTUP_TIMEOUT = 30
-
-
 @contextlib.contextmanager
 def serving(argv, *, log, env, port, ready_path, what):
     """Run `argv` from the app's directory until `ready_path` answers 200; stop it after."""
@@ -173,7 +176,8 @@ def flask_app(agent_port: int, tags: dict[str, str], log_dir: Path, env: dict[st
         yield port, url, proc
 
 
-def received_spans(agent_url: str) -> list[dict]:
+def agent_spans(agent_url: str) -> list[dict]:
+    """Every span the APM test agent has received so far."""
     status, body = http_get(f"{agent_url}/test/traces")
     if status != 200:
         raise ValueError(f"/test/traces answered {status}: {body[:200]!r}")

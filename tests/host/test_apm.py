@@ -1,5 +1,6 @@
 """APM end to end on localhost: the app, started exactly as app/Dockerfile's CMD starts it
-(ddtrace-run gunicorn ...), sends real traces to Datadog's APM test agent."""
+(ddtrace-run gunicorn ...), sends real traces to Datadog's APM test agent. The `app` and
+`apm_agent` fixtures live in conftest.py (test_traffic.py uses them too)."""
 
 from __future__ import annotations
 
@@ -11,22 +12,20 @@ import pytest
 pytest.importorskip("ddapm_test_agent", reason="host tests: run tests/host/run.sh")
 
 from hostlib import (
-    apm_test_agent,
+    APP_ENV,
+    APP_SERVICE,
+    APP_VERSION,
+    agent_spans,
     bind_option,
     dockerfile_cmd,
     dockerfile_healthcheck_cmd,
-    flask_app,
     http_get,
     only,
     parse_dockerfile,
-    received_spans,
     venv_tool,
     wait_until,
 )
 
-SERVICE = "my-flask-app"
-ENV = "test"
-VERSION = "1.2.3-test"
 TRACE_TIMEOUT = 30
 
 EXPECTED_BODIES = {
@@ -34,20 +33,6 @@ EXPECTED_BODIES = {
     "/api/apm": b"Getting APM Started",
     "/api/trace": b"Posting Traces",
 }
-
-
-@pytest.fixture(scope="module")
-def apm_agent(tmp_path_factory, clean_env):
-    with apm_test_agent(tmp_path_factory.mktemp("agent"), clean_env) as served:
-        yield served
-
-
-@pytest.fixture(scope="module")
-def app(apm_agent, tmp_path_factory, clean_env):
-    agent_port, _, _ = apm_agent
-    tags = {"DD_SERVICE": SERVICE, "DD_ENV": ENV, "DD_VERSION": VERSION}
-    with flask_app(agent_port, tags, tmp_path_factory.mktemp("app"), clean_env) as served:
-        yield served
 
 
 def test_cmd_binds_the_exposed_port():
@@ -88,7 +73,7 @@ def test_traces_reach_the_agent(app, apm_agent):
 
     def flask_spans():
         app_proc.assert_running("ddtrace-run gunicorn")
-        spans = [s for s in received_spans(agent_url) if s.get("name") == "flask.request"]
+        spans = [s for s in agent_spans(agent_url) if s.get("name") == "flask.request"]
         return spans if wanted <= {s.get("resource") for s in spans} else None
 
     try:
@@ -97,15 +82,15 @@ def test_traces_reach_the_agent(app, apm_agent):
         )
     except pytest.fail.Exception:
         print(f"--- app log ---\n{app_proc.output()[-4000:]}")
-        print(f"--- spans seen ---\n{json.dumps(received_spans(agent_url), indent=1)[-4000:]}")
+        print(f"--- spans seen ---\n{json.dumps(agent_spans(agent_url), indent=1)[-4000:]}")
         raise
     by_resource = {s["resource"]: s for s in spans}
     for resource in sorted(wanted):
         span = by_resource[resource]
         meta = span.get("meta", {})
-        assert span["service"] == SERVICE, span
-        assert meta.get("env") == ENV, meta
-        assert meta.get("version") == VERSION, meta
+        assert span["service"] == APP_SERVICE, span
+        assert meta.get("env") == APP_ENV, meta
+        assert meta.get("version") == APP_VERSION, meta
         assert meta.get("http.method") == "GET", meta
         assert meta.get("http.status_code") == "200", meta
         assert meta.get("http.route") == resource.split(" ", 1)[1], meta

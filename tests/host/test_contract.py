@@ -31,7 +31,6 @@ for every APM service page), the values of any metric, and anything about timing
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import json
 import os
@@ -49,19 +48,10 @@ from contract import Intake, MetricQuery, Series, TemplateVariable, problems
 from datadog_checks.base import AgentCheck
 from datadog_checks.base.stubs import aggregator as aggregator_stub
 from datadog_checks.base.stubs import datadog_agent
-from hostlib import (
-    REPO,
-    apm_test_agent,
-    flask_app,
-    http_get,
-    received_spans,
-    wait_until,
-)
+from hostlib import REPO, agent_spans, flask_app, http_get, wait_until
 
 PROGRAM_PYTHON = REPO / "venv" / "bin" / "python"
 CONFIG = {"hostCount": "2"}
-# The demo traffic's requests (issue 9): what gives the APM widgets their series.
-DEMO_PATHS = ("/", "/api/apm", "/api/trace")
 # The password the mocked RandomPassword yields (tests/harness.py): the conf carries it.
 MOCK_PASSWORD = "GeneratedPassw0rdForTestsOnly123"
 POSTGRES_CONF = "/conf.d/postgres.d/conf.yaml"
@@ -77,6 +67,17 @@ AGENT_CORE = (
     ("system.net.bytes_sent", ("device:eth0",)),
 )
 CONTAINER_METRICS = ("container.cpu.usage", "container.memory.usage")
+
+
+def _demo_paths() -> tuple[str, ...]:
+    """What the demo traffic container requests (app/traffic.py): the APM widgets' series."""
+    spec = importlib.util.spec_from_file_location("demo_traffic", REPO / "app" / "traffic.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.PATHS
+
+
+DEMO_PATHS = _demo_paths()
 
 
 # --- what the program declares -------------------------------------------------------------------
@@ -233,19 +234,22 @@ def postgres_series(instance: dict, agent_hostname: str, prepared) -> list[Serie
 
 
 @pytest.fixture(scope="module")
-def app_spans(declared, tmp_path_factory, clean_env) -> list[dict]:
+def app_spans(declared, apm_agent, tmp_path_factory, clean_env) -> list[dict]:
+    """Spans of the app run with the program's own service tags, sent the demo traffic's paths
+    (the shared test agent also holds other tests' spans: only this version's are kept)."""
     app = _container(declared["hosts"][0], "my-flask-app")
     tags = {key: app["env"][key] for key in ("DD_SERVICE", "DD_ENV", "DD_VERSION")}
-    with contextlib.ExitStack() as stack:
-        agent_port, agent_url, _ = stack.enter_context(
-            apm_test_agent(tmp_path_factory.mktemp("agent"), clean_env))
-        _, url, _ = stack.enter_context(
-            flask_app(agent_port, tags, tmp_path_factory.mktemp("app"), clean_env))
+    agent_port, agent_url, _ = apm_agent
+    with flask_app(agent_port, tags, tmp_path_factory.mktemp("app"), clean_env) as (_, url, _):
         for path in DEMO_PATHS:
             assert http_get(f"{url}{path}")[0] == 200, path
         wanted = {f"GET {path}" for path in DEMO_PATHS}
-        return wait_until(lambda: (spans := received_spans(agent_url))
-                          and wanted <= {s.get("resource") for s in spans} and spans,
+
+        def ours() -> list[dict]:
+            return [s for s in agent_spans(agent_url)
+                    if s.get("meta", {}).get("version") == tags["DD_VERSION"]]
+
+        return wait_until(lambda: wanted <= {s.get("resource") for s in ours()} and ours(),
                           timeout=30, interval=0.3, what="the demo paths' spans")
 
 
