@@ -1,14 +1,20 @@
 """The services on each host under mocks: readiness gate, Docker over SSH, Agent and app."""
 
 import json
-import subprocess
 
 import pytest
 import yaml
 
-from components import agent_files
+from components import agent_files, host_access
 from components.app import content_version
-from tests.harness import BASE_CONFIG, ROOT, Declared, evaluate, is_secret
+from tests.harness import (
+    BASE_CONFIG,
+    GATE_HOST_KEY,
+    ROOT,
+    Declared,
+    evaluate,
+    is_secret,
+)
 
 CONTAINER = "docker:index/container:Container"
 PASSWORD = "GeneratedPassw0rdForTestsOnly123"
@@ -27,24 +33,57 @@ def _envs(container) -> dict[str, str]:
 @pytest.mark.parametrize("index", [0, 1])
 def test_readiness_gate_runs_before_anything_talks_to_docker(two_hosts, index):
     host = f"dd-assessment-test-{index}"
+    instance_id = f"{host}-instance-id"
+    key = BASE_CONFIG["sshPrivateKeyPath"]
+    proxy = (f"ProxyCommand=aws ssm start-session --target {instance_id} --document-name "
+             "AWS-StartSSHSession --parameters portNumber=%p --region us-east-2")
     gate = two_hosts.named(f"{host}-ready")
     assert gate.typ == "command:local:Command"
     assert gate.props["create"] == "bash scripts/wait-for-cloud-init.sh"
-    assert gate.props["environment"]["SSH_KEY"] == BASE_CONFIG["sshPrivateKeyPath"]
-    assert gate.props["triggers"] == [f"{host}-instance-id"]  # a new instance is waited for again
+    assert gate.props["environment"] == {
+        "HOST_ACCESS": "ssm", "INSTANCE_ID": instance_id, "AWS_REGION": "us-east-2",
+        "DESTINATION": f"ec2-user@{instance_id}",
+        "SSH_OPTIONS": f"-i\n{key}\n-o\nIdentitiesOnly=yes\n-o\n{proxy}"}
+    assert gate.props["triggers"] == [instance_id]  # a new instance is waited for again
     provider = two_hosts.named(f"{host}-docker")
     assert provider.typ == "pulumi:providers:docker"
-    assert provider.inputs["host"] == f"ssh://ec2-user@{gate.props['environment']['HOST']}"
+    assert provider.inputs["host"] == f"ssh://ec2-user@{instance_id}"
     assert any(dep.endswith(f"::{host}-ready") for dep in provider.options["dependencies"])
-    ssh_opts = json.loads(provider.inputs["sshOpts"])
-    assert ssh_opts[:2] == ["-i", BASE_CONFIG["sshPrivateKeyPath"]]
-    assert "StrictHostKeyChecking=yes" in ssh_opts
-    assert "UserKnownHostsFile=~/.ssh/dd-assessment_known_hosts" in ssh_opts
+    # Exactly what pulumi-docker hands to ssh: through Session Manager, only the gate's key.
+    assert json.loads(provider.inputs["sshOpts"]) == [
+        "-i", key, "-o", "IdentitiesOnly=yes", "-o", proxy, "-o", "BatchMode=yes",
+        "-o", "ConnectTimeout=20", "-o", "StrictHostKeyChecking=yes",
+        "-o", "UserKnownHostsFile=/dev/null", "-o", "GlobalKnownHostsFile=/dev/null",
+        "-o", f"KnownHostsCommand=/bin/echo %H {GATE_HOST_KEY}"]
     # Every Docker resource of this host goes through this provider.
     for typ in (CONTAINER, "docker:index/network:Network", "docker:index/image:Image",
                 "docker:index/remoteImage:RemoteImage"):
         mine = [r for r in two_hosts.of_type(typ) if r.name.startswith(f"{host}-")]
         assert mine and all(r.provider.split("::")[-1].startswith(f"{host}-docker") for r in mine)
+
+
+def test_with_ssh_access_docker_goes_to_the_public_address_with_the_key_pinned():
+    declared = evaluate({"hostAccess": "ssh"})
+    ip = declared.outputs["publicIps"][0]
+    gate = declared.one("command:local:Command").props["environment"]
+    assert (gate["HOST_ACCESS"], gate["DESTINATION"]) == ("ssh", f"ec2-user@{ip}")
+    assert "ProxyCommand" not in gate["SSH_OPTIONS"]
+    provider = declared.one("pulumi:providers:docker").inputs
+    assert provider["host"] == f"ssh://ec2-user@{ip}"
+    assert json.loads(provider["sshOpts"]) == [
+        "-i", BASE_CONFIG["sshPrivateKeyPath"], "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+        "-o", "ConnectTimeout=20", "-o", "StrictHostKeyChecking=yes",
+        "-o", "UserKnownHostsFile=/dev/null", "-o", "GlobalKnownHostsFile=/dev/null",
+        "-o", f"KnownHostsCommand=/bin/echo %H {GATE_HOST_KEY}"]
+
+
+def test_a_gate_that_prints_no_host_key_stops_the_deployment():
+    # Whatever reaches KnownHostsCommand must be a key line: anything else is a broken gate.
+    with pytest.raises(ValueError, match="printed 'ready' instead of the host's ssh-ed25519 public key"):
+        host_access.parse_host_key("ready")
+    with pytest.raises(ValueError):
+        host_access.parse_host_key(GATE_HOST_KEY + " %H")
+    assert host_access.parse_host_key(GATE_HOST_KEY + "\n") == GATE_HOST_KEY
 
 
 def test_shared_network_has_the_subnet_postgres_trusts(two_hosts):
@@ -216,50 +255,3 @@ def test_the_image_holds_the_traffic_script_where_the_traffic_container_runs_it(
 def test_graviton_hosts_build_arm64_images():
     declared = evaluate({"instanceType": "t4g.small"})
     assert declared.named("dd-assessment-test-0-app-image").props["build"]["platform"] == "linux/arm64"
-
-
-# The gate script itself, with a stand-in `ssh` (no SSH server can be reached here).
-FAKE_SSH = """#!/usr/bin/env bash
-echo "$*" >>"$CALLS"
-n=$(wc -l <"$CALLS")
-if [ "$n" -le "${FAIL_FIRST:-0}" ]; then exit 255; fi
-case "$*" in *"cloud-init status --wait"*) exit "${CLOUD_INIT_EXIT:-0}";; esac
-exit 0
-"""
-
-
-def _gate(tmp_path, **env):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir(exist_ok=True)
-    (bin_dir / "ssh").write_text(FAKE_SSH)
-    (bin_dir / "ssh").chmod(0o755)
-    calls = tmp_path / "calls"
-    calls.write_text("")
-    result = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "wait-for-cloud-init.sh")], capture_output=True, text=True,
-        env={"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path), "HOST": "198.51.100.7",
-             "SSH_KEY": "~/.ssh/id", "KNOWN_HOSTS": "~/.ssh/kh", "CALLS": str(calls),
-             "SSH_PAUSE": "0", "SSH_ATTEMPTS": "5", **env})
-    return result, calls.read_text().splitlines()
-
-
-def test_gate_retries_until_ssh_answers_then_waits_for_cloud_init(tmp_path):
-    result, calls = _gate(tmp_path, FAIL_FIRST="3")
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "ready"
-    assert len(calls) == 5 and calls[-1].endswith("ec2-user@198.51.100.7 cloud-init status --wait")
-    assert f"-i {tmp_path}/.ssh/id" in calls[0]
-    assert f"UserKnownHostsFile={tmp_path}/.ssh/kh" in calls[0]
-    assert "StrictHostKeyChecking=accept-new" in calls[0]
-
-
-def test_gate_accepts_degraded_cloud_init_and_fails_on_a_failed_boot(tmp_path):
-    assert _gate(tmp_path, CLOUD_INIT_EXIT="2")[0].returncode == 0
-    failed, _ = _gate(tmp_path, CLOUD_INIT_EXIT="1")
-    assert failed.returncode == 1 and "cloud-init failed" in failed.stderr
-
-
-def test_gate_gives_up_when_the_host_never_answers(tmp_path):
-    result, calls = _gate(tmp_path, FAIL_FIRST="99")
-    assert result.returncode == 1 and "did not accept SSH" in result.stderr
-    assert len(calls) == 5
