@@ -3,8 +3,8 @@
 import pulumi
 
 from components import design
-from components.agent import DatadogAgent, DatadogAgentArgs
-from components.app import FlaskApp, FlaskAppArgs
+from components.agent import DatadogAgent, DatadogAgentArgs, agent_image
+from components.app import FlaskApp, FlaskAppArgs, base_image
 from components.dashboard import Dashboard, DashboardArgs
 from components.datadog_provider import datadog_provider
 from components.downtimes import Downtimes, DowntimesArgs, QuietHours
@@ -25,7 +25,7 @@ settings = load_settings()
 # 2. The hosts: a network of their own, then one host per `hostCount`.
 network = Network(settings.name_prefix, NetworkArgs(
     vpc_cidr=design.VPC_CIDR, subnet_cidr=design.SUBNET_CIDR,
-    availability_zone=zone_offering(settings.instance_type),
+    availability_zone=zone_offering(settings.instance_type), host_access=settings.host_access,
     ssh_allowed_cidrs=settings.ssh_allowed_cidrs, app_allowed_cidrs=settings.app_allowed_cidrs,
     app_port=design.APP_PORT, tags=settings.tags))
 
@@ -37,18 +37,22 @@ hosts = [
         subnet_id=network.subnet_id, security_group_id=network.security_group_id,
         ssh_public_key=settings.ssh_public_key, region=settings.region,
         parameter_prefix=settings.parameter_prefix, agent_network_cidr=design.AGENT_NETWORK_CIDR,
+        agent_image=agent_image(settings.agent_version), app_base_image=base_image(),
         tags=settings.tags))
     for host_name in settings.host_names
 ]
 
-# 3. On each host, over SSH: its Docker daemon, the Datadog Agent, the instrumented app and
-#    the demo traffic that keeps APM busy (unless `demoTraffic` is 0).
+# 3. On each host, over SSH (through Session Manager by default): its Docker daemon, the Datadog
+#    Agent, the instrumented app and the demo traffic that keeps APM busy (unless `demoTraffic`
+#    is 0).
+docker_hosts = []
 for host in hosts:
     docker_host = RemoteDocker(host.host_name, RemoteDockerArgs(
-        public_ip=host.public_ip, instance_id=host.instance_id,
-        ssh_private_key_path=settings.ssh_private_key_path,
+        host_access=settings.host_access, instance_id=host.instance_id, public_ip=host.public_ip,
+        region=settings.region, ssh_private_key_path=settings.ssh_private_key_path,
         network_name=design.AGENT_NETWORK_NAME, network_cidr=design.AGENT_NETWORK_CIDR,
         network_gateway=design.AGENT_NETWORK_GATEWAY))
+    docker_hosts.append(docker_host)
     DatadogAgent(f"{host.host_name}-agent", DatadogAgentArgs(
         provider=docker_host.provider, network_name=docker_host.network_name,
         container_name=design.AGENT_CONTAINER_NAME, version=settings.agent_version,
@@ -94,9 +98,9 @@ quiet_hours = Downtimes(f"{settings.name_prefix}-quiet-hours", DowntimesArgs(
 # 5. What a user needs next: where the hosts are, how to reach them, where to look.
 pulumi.export("hostNames", [host.host_name for host in hosts])
 pulumi.export("publicIps", [host.public_ip for host in hosts])
-pulumi.export("sshCommands", [
-    host.public_ip.apply(lambda ip: f"ssh -i {settings.ssh_private_key_path} ec2-user@{ip}")
-    for host in hosts])
+pulumi.export("instanceIds", [host.instance_id for host in hosts])
+pulumi.export("sshHostKeys", [docker_host.host_key for docker_host in docker_hosts])
+pulumi.export("sshCommands", [docker_host.ssh_command for docker_host in docker_hosts])
 pulumi.export("appUrls", [host.public_ip.apply(lambda ip: f"http://{ip}/") for host in hosts])
 pulumi.export("dashboardUrl", dashboard.url)
 pulumi.export("dashboardId", dashboard.dashboard_id)

@@ -26,6 +26,10 @@ READ_ONLY_HOST_MOUNTS = (
 )
 
 
+def agent_image(version: str) -> str:
+    return f"{IMAGE_REPOSITORY}:{version}"
+
+
 @dataclass(frozen=True)
 class DatadogAgentArgs:
     provider: docker.Provider
@@ -49,7 +53,7 @@ class DatadogAgent(pulumi.ComponentResource):
         super().__init__("dd-assessment:datadog:Agent", name, None, opts)
         on_host = pulumi.ResourceOptions(parent=self, provider=args.provider)
 
-        image = docker.RemoteImage(f"{name}-image", name=f"{IMAGE_REPOSITORY}:{args.version}",
+        image = docker.RemoteImage(f"{name}-image", name=agent_image(args.version),
                                    keep_locally=True, opts=on_host)
 
         postgres_conf = pulumi.Output.secret(args.database_password).apply(

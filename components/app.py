@@ -21,6 +21,15 @@ APP_DIR = Path(__file__).resolve().parent.parent / "app"
 CONTAINER_PORT = 8080  # the image runs as a non-root user, which cannot bind 80
 
 
+def base_image(directory: Path = APP_DIR) -> str:
+    """The image the app's Dockerfile builds FROM (the host pulls it ahead of the build)."""
+    for line in (directory / "Dockerfile").read_text().splitlines():
+        words = line.split()
+        if words and words[0].upper() == "FROM":
+            return next(word for word in words[1:] if not word.startswith("--"))
+    raise ValueError(f"{directory / 'Dockerfile'} has no FROM line")
+
+
 def content_version(directory: Path = APP_DIR) -> str:
     """A short hash of every file in the app's directory: its version and image tag."""
     digest = hashlib.sha256()

@@ -22,6 +22,7 @@ from typing import Any, Callable, Optional
 import pulumi
 
 from components.design import DATADOG_SITES
+from components.host_access import ACCESS_MODES
 
 DEFAULT_AGENT_VERSION = "7.83.1"
 SSH_KEY_TYPES = ("ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
@@ -49,7 +50,8 @@ class Settings:
     stack: str
     region: str
     # Access
-    ssh_allowed_cidrs: tuple[str, ...]
+    host_access: str  # "ssm" (through Session Manager, no open port) or "ssh" (port 22)
+    ssh_allowed_cidrs: tuple[str, ...]  # empty under ssm unless set (then appAllowedCidrs' default)
     app_allowed_cidrs: tuple[str, ...]
     ssh_public_key: str
     ssh_private_key_path: str
@@ -141,6 +143,14 @@ def _parse_cidrs(raw: str, *, allow_open: bool) -> tuple[str, ...]:
             raise ValueError(f"'{cidr}' opens SSH to the whole internet; list only your own "
                              "addresses (e.g. 'x.x.x.x/32' from `curl -s https://checkip.amazonaws.com`)")
     return tuple(cidrs)
+
+
+def _parse_host_access(raw: str) -> str:
+    if raw not in ACCESS_MODES:
+        raise ValueError(f"'{raw}' is neither 'ssm' (through AWS Systems Manager, no open port; the "
+                         "default) nor 'ssh' (port 22 open to sshAllowedCidrs); e.g. "
+                         "`pulumi config set hostAccess ssm`")
+    return raw
 
 
 def _parse_public_key(raw: str) -> str:
@@ -248,7 +258,7 @@ def _parse_quiet_hours(raw: str) -> QuietWindow:
 # ---------------------------------------------------------------------------------------------
 
 KNOWN_KEYS = (
-    "sshAllowedCidrs", "sshPublicKey", "sshPrivateKeyPath", "appAllowedCidrs", "hostCount",
+    "hostAccess", "sshAllowedCidrs", "sshPublicKey", "sshPrivateKeyPath", "appAllowedCidrs", "hostCount",
     "instanceType", "amiId", "hostTags", "timezone", "datadogSite", "agentVersion",
     "checkIntervalSeconds", "warningThreshold", "criticalThreshold", "noDataMinutes",
     "notifyHandles", "quietHours", "demoTraffic",
@@ -262,12 +272,12 @@ def load_settings() -> Settings:
     problems: list[str] = []
 
     def read(key: str, parse: Callable[[str], Any], *, default: Any = None, example: str = "",
-             required: bool = False, default_raw: Optional[str] = None) -> Any:
+             required: bool = False, why: str = "", default_raw: Optional[str] = None) -> Any:
         """The parsed value of `key`; a problem is recorded (and `default` returned) if bad."""
         raw = config.get(key)
         if raw is None and default_raw is None:
             if required:
-                problems.append(f"{key}: required; set it with {_set_hint(key, example)}")
+                problems.append(f"{key}: required{why}; set it with {_set_hint(key, example)}")
             return default
         try:
             return parse(default_raw if raw is None else raw)
@@ -283,10 +293,16 @@ def load_settings() -> Settings:
     elif not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", region):
         problems.append(f"aws:region: '{region}' is not an AWS region name like 'us-east-2'")
 
+    host_access = read("hostAccess", _parse_host_access, default_raw="ssm")
+    # Under ssm no port 22 is open: the SSH CIDRs then only serve as the app's default, if set.
     ssh_cidrs = read("sshAllowedCidrs", lambda raw: _parse_cidrs(raw, allow_open=False),
-                     required=True, default=(), example="--path 'sshAllowedCidrs[0]' 203.0.113.10/32")
+                     required=host_access == "ssh", why=" when hostAccess is 'ssh'", default=(),
+                     example="--path 'sshAllowedCidrs[0]' 203.0.113.10/32")
     app_cidrs = read("appAllowedCidrs", lambda raw: _parse_cidrs(raw, allow_open=True),
-                     default=ssh_cidrs)
+                     default=ssh_cidrs,
+                     required=host_access == "ssm" and config.get("sshAllowedCidrs") is None,
+                     why=" (who may reach the demo app on port 80) unless sshAllowedCidrs is set",
+                     example="--path 'appAllowedCidrs[0]' 203.0.113.10/32")
     public_key = read("sshPublicKey", _parse_public_key, required=True,
                       example="\"$(cat ~/.ssh/id_ed25519.pub)\"")
     private_key_path = read("sshPrivateKeyPath", _parse_private_key_path,
@@ -331,7 +347,7 @@ def load_settings() -> Settings:
             + "\n".join(f"  - {p}" for p in problems))
 
     return Settings(
-        project=project, stack=stack, region=region,
+        project=project, stack=stack, region=region, host_access=host_access,
         ssh_allowed_cidrs=ssh_cidrs, app_allowed_cidrs=app_cidrs,
         ssh_public_key=public_key, ssh_private_key_path=private_key_path,
         host_count=host_count, instance_type=instance_type, ami_id=ami_id, host_tags=host_tags,

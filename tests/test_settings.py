@@ -6,7 +6,11 @@ from tests.harness import BASE_CONFIG, PRIVATE_KEY_FILE, evaluate, rejected
 
 BAD_INPUTS = [
     # (config change, key named in the error, words of the fix)
-    ({"sshAllowedCidrs": None}, "sshAllowedCidrs", "pulumi config set --path 'sshAllowedCidrs[0]'"),
+    ({"hostAccess": "vpn"}, "hostAccess", "neither 'ssm'"),
+    ({"hostAccess": "ssh", "sshAllowedCidrs": None}, "sshAllowedCidrs",
+     "required when hostAccess is 'ssh'; set it with `pulumi config set --path 'sshAllowedCidrs[0]'"),
+    ({"sshAllowedCidrs": None}, "appAllowedCidrs",
+     "unless sshAllowedCidrs is set; set it with `pulumi config set --path 'appAllowedCidrs[0]'"),
     ({"sshAllowedCidrs": []}, "sshAllowedCidrs", "at least one CIDR"),
     ({"sshAllowedCidrs": ["203.0.113.300/32"]}, "sshAllowedCidrs", "not a valid CIDR"),
     ({"sshAllowedCidrs": ["203.0.113.10/24"]}, "sshAllowedCidrs", "did you mean '203.0.113.0/24'"),
@@ -73,7 +77,7 @@ def test_every_problem_is_reported_at_once():
 
 
 def test_lists_may_be_given_as_a_plain_string():
-    declared = evaluate({"sshAllowedCidrs": "203.0.113.10/32, 2001:db8::/48"})
+    declared = evaluate({"hostAccess": "ssh", "sshAllowedCidrs": "203.0.113.10/32, 2001:db8::/48"})
     ingress = declared.one("aws:ec2/securityGroup:SecurityGroup").props["ingress"]
     ssh = next(rule for rule in ingress if rule["fromPort"] == 22)
     assert ssh["cidrBlocks"] == ["203.0.113.10/32"]
