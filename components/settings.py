@@ -258,8 +258,8 @@ def _parse_quiet_hours(raw: str) -> QuietWindow:
 # ---------------------------------------------------------------------------------------------
 
 KNOWN_KEYS = (
-    "hostAccess", "sshAllowedCidrs", "sshPublicKey", "sshPrivateKeyPath", "appAllowedCidrs", "hostCount",
-    "instanceType", "amiId", "hostTags", "timezone", "datadogSite", "agentVersion",
+    "hostAccess", "sshAllowedCidrs", "sshPublicKey", "sshPrivateKeyPath", "appAllowedCidrs",
+    "hostCount", "instanceType", "amiId", "hostTags", "timezone", "datadogSite", "agentVersion",
     "checkIntervalSeconds", "warningThreshold", "criticalThreshold", "noDataMinutes",
     "notifyHandles", "quietHours", "demoTraffic",
 )
