@@ -93,7 +93,8 @@ monitor = MetricMonitor(f"{settings.name_prefix}-my-metric", MonitorArgs(
 quiet_hours = Downtimes(f"{settings.name_prefix}-quiet-hours", DowntimesArgs(
     monitor_id=monitor.monitor_id,
     quiet_hours=QuietHours(timezone=settings.timezone, evening=settings.quiet_hours.start,
-                           morning=settings.quiet_hours.end)), opts=in_datadog)
+                           morning=settings.quiet_hours.end),
+    notify_handles=settings.notify_handles), opts=in_datadog)
 
 # 5. What a user needs next: where the hosts are, how to reach them, where to look.
 pulumi.export("hostNames", [host.host_name for host in hosts])

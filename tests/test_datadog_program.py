@@ -52,6 +52,19 @@ def test_downtimes_follow_the_settings_and_silence_the_monitor(declared):
     assert not declared.of_type("datadog:index/downtime:Downtime")
 
 
+def test_downtime_messages_notify_the_handles(declared):
+    # The exercise: "make sure that your email is notified when you schedule the downtime".
+    messages = {r.name: r.props["message"] for r in declared.of_type(SCHEDULE)}
+    assert messages == {
+        "dd-assessment-test-quiet-hours-weeknights":
+            "Weeknight quiet hours (20:30-07:15 Europe/Paris): notifications muted. "
+            "@ops@example.com @slack-alerts",
+        "dd-assessment-test-quiet-hours-weekend":
+            "Weekend quiet hours (Saturday 00:00 to Monday 00:00 Europe/Paris): notifications "
+            "muted. @ops@example.com @slack-alerts",
+    }
+
+
 def test_dashboard_covers_every_host_and_its_url_is_exported(declared):
     dashboard = declared.named("dd-assessment-test-dashboard").props
     (variable,) = dashboard["templateVariables"]
