@@ -10,21 +10,33 @@ enforced), and a policy denying any request not made over TLS. Old checkpoint ve
 after `noncurrentVersionDays` (default 90). The bucket and the key are `protect`ed: losing either
 loses every stack's state or secrets, so `pulumi destroy` refuses until protection is lifted.
 
+Optional, the pull-request preview's AWS role (`githubRepository: <owner>/<repo>`): assumable
+through GitHub's OIDC by that repository's pull_request workflows only, and allowed exactly what a
+preview of the stack does: read the state and decrypt its secrets, the program's EC2 lookups, and
+`ssm:StartSession` with the AWS-StartSSHSession document on the instances tagged with the
+project and the previewed stack (pulumi-docker pings each host's daemon during a preview).
+Exports `previewRoleArn`, for the repository variable AWS_ROLE_ARN.
+
 Config (all optional): `aws:region` (else AWS_REGION), `stateBucketName` (default
 `dd-assessment-pulumi-state-<account id>-<region>`: bucket names are global),
-`noncurrentVersionDays`.
+`noncurrentVersionDays`, `githubRepository`, `previewStack` (default `test`),
+`githubOidcProviderArn` (the account's existing provider for token.actions.githubusercontent.com;
+there can be only one, so it is created here only when this is unset).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 
 import pulumi
 import pulumi_aws as aws
 
 PREFIX = "dd-assessment-pulumi"
 KEY_ALIAS = f"alias/{PREFIX}-secrets"
+PROGRAM = "dd-assessment"  # the project whose stacks this backend holds (its instances' `project` tag)
+GITHUB_OIDC = "token.actions.githubusercontent.com"
 
 config = pulumi.Config()
 region = pulumi.Config("aws").get("region") or os.environ.get("AWS_REGION") \
@@ -33,6 +45,10 @@ if not region:
     raise pulumi.RunError("aws:region is not set: `pulumi config set aws:region us-east-2` "
                           "(or export AWS_REGION)")
 noncurrent_days = config.get_int("noncurrentVersionDays") or 90
+github_repository = config.get("githubRepository")
+if github_repository is not None and not re.fullmatch(r"[\w.-]+/[\w.-]+", github_repository):
+    raise pulumi.RunError(f"githubRepository: '{github_repository}' is not '<owner>/<repo>'; e.g. "
+                          "`pulumi config set githubRepository my-org/dd-assessment`")
 
 
 def tags(name: str) -> dict[str, str]:
@@ -114,3 +130,61 @@ pulumi.export("bucketName", bucket.bucket)
 pulumi.export("backendUrl", pulumi.Output.concat("s3://", bucket.bucket, f"?region={region}"))
 pulumi.export("kmsKeyArn", key.arn)
 pulumi.export("secretsProvider", alias.name.apply(lambda name: f"awskms://{name}?region={region}"))
+
+
+# --- Optional: the role the pull-request preview assumes through GitHub's OIDC.
+
+
+def preview_policy(bucket_arn: str, key_arn: str, stack: str) -> str:
+    """Read the state and its secrets, look up what the program looks up, and open an SSH session
+    through Session Manager to this project's and stack's instances: nothing else."""
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "ReadState", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket_arn},
+            {"Sid": "ReadCheckpoints", "Effect": "Allow", "Action": "s3:GetObject",
+             "Resource": f"{bucket_arn}/*"},
+            # State objects are SSE-KMS with this key, and the stack's secrets are encrypted with it.
+            {"Sid": "DecryptStateAndSecrets", "Effect": "Allow", "Action": "kms:Decrypt",
+             "Resource": key_arn},
+            # The program's lookups (AMI, instance type offerings); Describe* reads no secret.
+            {"Sid": "ProgramLookups", "Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"},
+            # pulumi-docker's ping of each deployed host's daemon goes over SSH through Session
+            # Manager. The plugin ends these sessions itself (a TerminateSession flag on the data
+            # channel), so no ssm:TerminateSession is needed.
+            {"Sid": "SshToTheStacksHosts", "Effect": "Allow", "Action": "ssm:StartSession",
+             "Resource": f"arn:aws:ec2:{region}:*:instance/*",
+             "Condition": {"StringEquals": {"ssm:resourceTag/project": PROGRAM,
+                                            "ssm:resourceTag/stack": stack}}},
+            {"Sid": "SshDocument", "Effect": "Allow", "Action": "ssm:StartSession",
+             "Resource": f"arn:aws:ssm:{region}::document/AWS-StartSSHSession"},
+        ],
+    })
+
+
+if github_repository:
+    preview_stack = config.get("previewStack") or "test"
+    provider_arn = config.get("githubOidcProviderArn") or aws.iam.OpenIdConnectProvider(
+        f"{PREFIX}-github", url=f"https://{GITHUB_OIDC}", client_id_lists=["sts.amazonaws.com"],
+        tags=tags(f"{PREFIX}-github")).arn
+    preview_role = aws.iam.Role(
+        f"{PREFIX}-preview",
+        description=f"pulumi preview of {PROGRAM} stack {preview_stack} from pull requests of "
+                    f"{github_repository}",
+        assume_role_policy=pulumi.Output.from_input(provider_arn).apply(lambda arn: json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
+                "Principal": {"Federated": arn},
+                "Condition": {"StringEquals": {
+                    f"{GITHUB_OIDC}:aud": "sts.amazonaws.com",
+                    f"{GITHUB_OIDC}:sub": f"repo:{github_repository}:pull_request"}},
+            }],
+        })),
+        max_session_duration=3600,
+        tags=tags(f"{PREFIX}-preview"))
+    aws.iam.RolePolicy(
+        f"{PREFIX}-preview", role=preview_role.id,
+        policy=pulumi.Output.all(bucket.arn, key.arn).apply(
+            lambda arns: preview_policy(arns[0], arns[1], preview_stack)))
+    pulumi.export("previewRoleArn", preview_role.arn)

@@ -16,6 +16,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components import agent_files
+from components.design import CONTAINER_LOG_DRIVER, CONTAINER_LOG_OPTIONS
 
 IMAGE_REPOSITORY = "gcr.io/datadoghq/agent"
 READ_ONLY_HOST_MOUNTS = (
@@ -23,6 +24,10 @@ READ_ONLY_HOST_MOUNTS = (
     ("/proc/", "/host/proc/"),
     ("/sys/fs/cgroup/", "/host/sys/fs/cgroup/"),
 )
+
+
+def agent_image(version: str) -> str:
+    return f"{IMAGE_REPOSITORY}:{version}"
 
 
 @dataclass(frozen=True)
@@ -48,12 +53,13 @@ class DatadogAgent(pulumi.ComponentResource):
         super().__init__("dd-assessment:datadog:Agent", name, None, opts)
         on_host = pulumi.ResourceOptions(parent=self, provider=args.provider)
 
-        image = docker.RemoteImage(f"{name}-image", name=f"{IMAGE_REPOSITORY}:{args.version}",
+        image = docker.RemoteImage(f"{name}-image", name=agent_image(args.version),
                                    keep_locally=True, opts=on_host)
 
         postgres_conf = pulumi.Output.secret(args.database_password).apply(
-            lambda password: agent_files.render_postgres_conf(password=password,
-                                                              tags=list(args.host_tags)))
+            lambda password: agent_files.render_postgres_conf(
+                password=password, reported_hostname=args.host_name, env=args.env,
+                tags=list(args.host_tags)))
         container = docker.Container(
             f"{name}-container",
             name=args.container_name,
@@ -87,6 +93,9 @@ class DatadogAgent(pulumi.ComponentResource):
                 tests=["CMD", "agent", "health"], interval="30s", timeout="10s", retries=3,
                 start_period="60s"),
             restart="unless-stopped",
+            # Its stdout is modest (each check's first runs, then every 500th) but never ends.
+            log_driver=CONTAINER_LOG_DRIVER,
+            log_opts=CONTAINER_LOG_OPTIONS,
             opts=pulumi.ResourceOptions(
                 parent=self, provider=args.provider,
                 # The fixed container name would clash with its own replacement.

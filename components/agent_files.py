@@ -85,19 +85,31 @@ def render_my_metric_conf(interval_seconds: int) -> str:
 def render_postgres_conf(
     *,
     password: str,
+    reported_hostname: str,
+    env: str,
     tags: Sequence[str],
     host: str = AGENT_NETWORK_GATEWAY,
     port: int = POSTGRES_PORT,
     dbname: str = "postgres",
 ) -> str:
-    """``conf.d/postgres.d/conf.yaml`` with connection settings, password and tags filled in.
+    """``conf.d/postgres.d/conf.yaml`` with connection settings, password, host name and tags.
 
-    The result contains the password: upload it as a secret.
+    ``reported_hostname`` is the host's Datadog host name (the Agent's ``DD_HOSTNAME``): the
+    check sends every metric and its ``postgres.can_connect`` service check under it. ``env`` is
+    added as an ``env:`` tag unless ``tags`` already carry that very tag (unified service
+    tagging). The result contains the password: upload it as a secret.
     """
     if not isinstance(password, str) or not password:
         raise ValueError("password must be a non-empty string")
+    if not isinstance(reported_hostname, str) or not reported_hostname.strip():
+        raise ValueError("reported_hostname must be the host's Datadog host name")
+    if not isinstance(env, str) or not env.strip():
+        raise ValueError(f"env must be a non-empty tag value, got {env!r}")
     if isinstance(tags, str) or not all(isinstance(t, str) and t for t in tags):
         raise ValueError("tags must be a sequence of non-empty strings")
+    other_envs = [t for t in tags if t.startswith("env:") and t != f"env:{env}"]
+    if other_envs:
+        raise ValueError(f"tags {other_envs} contradict env {env!r}")
     if not isinstance(host, str) or not host:
         raise ValueError("host must be a non-empty string")
     port = _positive_int("port", port)
@@ -117,7 +129,8 @@ def render_postgres_conf(
         "username": template.get("username", POSTGRES_USER),
         "password": password,
         "dbname": dbname,
-        "tags": list(tags),
+        "reported_hostname": reported_hostname,
+        "tags": list(tags) + ([] if f"env:{env}" in tags else [f"env:{env}"]),
     }
     for key, value in template.items():
         instance.setdefault(key, value)

@@ -15,8 +15,19 @@ from typing import Optional
 import pulumi
 import pulumi_docker as docker
 
+from components.design import CONTAINER_LOG_DRIVER, CONTAINER_LOG_OPTIONS
+
 APP_DIR = Path(__file__).resolve().parent.parent / "app"
 CONTAINER_PORT = 8080  # the image runs as a non-root user, which cannot bind 80
+
+
+def base_image(directory: Path = APP_DIR) -> str:
+    """The image the app's Dockerfile builds FROM (the host pulls it ahead of the build)."""
+    for line in (directory / "Dockerfile").read_text().splitlines():
+        words = line.split()
+        if words and words[0].upper() == "FROM":
+            return next(word for word in words[1:] if not word.startswith("--"))
+    raise ValueError(f"{directory / 'Dockerfile'} has no FROM line")
 
 
 def content_version(directory: Path = APP_DIR) -> str:
@@ -40,6 +51,8 @@ class FlaskAppArgs:
 
 class FlaskApp(pulumi.ComponentResource):
     version: str
+    image_name: pulumi.Output[str]
+    internal_url: pulumi.Output[str]  # the app as other containers of the network reach it
 
     def __init__(self, name: str, args: FlaskAppArgs,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
@@ -55,7 +68,7 @@ class FlaskApp(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, provider=args.provider))
 
         tags = {"env": args.env, "service": args.service, "version": version}
-        docker.Container(
+        container = docker.Container(
             f"{name}-container",
             name=args.service,
             image=image.image_name,
@@ -66,10 +79,17 @@ class FlaskApp(pulumi.ComponentResource):
             ports=[docker.ContainerPortArgs(internal=CONTAINER_PORT, external=args.published_port)],
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.network_name)],
             restart="unless-stopped",
+            # gunicorn's access log writes a line per request (demo traffic included): rotate it.
+            log_driver=CONTAINER_LOG_DRIVER,
+            log_opts=CONTAINER_LOG_OPTIONS,
             opts=pulumi.ResourceOptions(
                 parent=self, provider=args.provider,
                 # The published port and fixed name would clash with the replacement.
                 delete_before_replace=True))
 
         self.version = version
-        self.register_outputs({"version": version})
+        self.image_name = image.image_name
+        # Derived from the container, so whatever uses the URL starts after the app.
+        self.internal_url = container.name.apply(lambda name: f"http://{name}:{CONTAINER_PORT}")
+        self.register_outputs({"version": version, "image_name": self.image_name,
+                               "internal_url": self.internal_url})

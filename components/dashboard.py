@@ -61,15 +61,22 @@ class DashboardArgs:
         app_url(self.site)  # rejects an unknown site now, not at the first output
 
 
-def _timeseries(title: str, query: str, formula: str, *, display_type: str = "line",
-                live_span: str | None = None) -> dict:
-    """A timeseries widget with one metrics query (`query1`) drawn through one formula."""
+def timeseries(title: str, queries: Sequence[str], formulas: Sequence[str | tuple[str, str]], *,
+               display_type: str = "line", live_span: str | None = None) -> dict:
+    """A timeseries widget: metrics queries named query1, query2... drawn through formulas.
+
+    A formula is an expression over those names, or (expression, alias) for a legend label.
+    """
     definition: dict = {
         "title": title,
         "show_legend": True,
         "requests": [{
-            "queries": [{"metric_query": {"name": "query1", "data_source": "metrics", "query": query}}],
-            "formulas": [{"formula_expression": formula}],
+            "queries": [{"metric_query": {"name": f"query{index}", "data_source": "metrics",
+                                          "query": query}}
+                        for index, query in enumerate(queries, start=1)],
+            "formulas": [{"formula_expression": formula} if isinstance(formula, str)
+                         else {"formula_expression": formula[0], "alias": formula[1]}
+                         for formula in formulas],
             "display_type": display_type,
         }],
     }
@@ -82,15 +89,15 @@ def widgets(args: DashboardArgs) -> list[dict]:
     """The widget definitions (snake_case, as the SDK takes them)."""
     scope = f"${TEMPLATE_VARIABLE}"
     return [
-        _timeseries(f"{args.custom_metric} per host",
-                    f"avg:{args.custom_metric}{{{scope}}} by {{host}}", "query1"),
-        _timeseries(f"{args.postgres_metric} with anomalies ({args.anomaly_algorithm}, {args.anomaly_bounds})",
-                    f"avg:{args.postgres_metric}{{{scope}}} by {{host}}",
-                    f"anomalies(query1, '{args.anomaly_algorithm}', {args.anomaly_bounds})"),
+        timeseries(f"{args.custom_metric} per host",
+                   [f"avg:{args.custom_metric}{{{scope}}} by {{host}}"], ["query1"]),
+        timeseries(f"{args.postgres_metric} with anomalies ({args.anomaly_algorithm}, {args.anomaly_bounds})",
+                   [f"avg:{args.postgres_metric}{{{scope}}} by {{host}}"],
+                   [f"anomalies(query1, '{args.anomaly_algorithm}', {args.anomaly_bounds})"]),
         # Bars: each bar is one bucket; a day shows 24 of them.
-        _timeseries(f"{args.custom_metric}, sum per {args.rollup_seconds} s",
-                    f"sum:{args.custom_metric}{{{scope}}} by {{host}}.rollup(sum, {args.rollup_seconds})",
-                    "query1", display_type="bars", live_span="1d"),
+        timeseries(f"{args.custom_metric}, sum per {args.rollup_seconds} s",
+                   [f"sum:{args.custom_metric}{{{scope}}} by {{host}}.rollup(sum, {args.rollup_seconds})"],
+                   ["query1"], display_type="bars", live_span="1d"),
     ]
 
 

@@ -1,5 +1,5 @@
 """Fixed facts of the design that several pieces must agree on (no Pulumi import: the host-side
-tests' environment reads them too)."""
+tests' environment and the operator tools in ops/ read them too)."""
 
 VPC_CIDR = "10.42.0.0/16"
 SUBNET_CIDR = "10.42.1.0/24"
@@ -12,6 +12,10 @@ AGENT_CONTAINER_NAME = "datadog-agent"  # the app's tracer finds the Agent by th
 TRACE_PORT = 8126
 POSTGRES_PORT = 5432
 APP_PORT = 80
+# Every container we run logs to Docker's json-file driver, rotated: at most 3 x 10 MB each on
+# the host's disk, whatever the daemon's default (json-file never rotates by default).
+CONTAINER_LOG_DRIVER = "json-file"
+CONTAINER_LOG_OPTIONS = {"max-size": "10m", "max-file": "3"}
 # Every site parameter Datadog documents ("Getting Started with Datadog Sites").
 DATADOG_SITES = (
     "datadoghq.com",       # US1
@@ -24,3 +28,29 @@ DATADOG_SITES = (
     "us2.ddog-gov.com",    # US2-FED
     "uk1.datadoghq.com",   # UK1
 )
+
+# The sites whose web app lives under an `app.` host; the others serve it on the site host.
+# From Datadog's "Getting Started with Datadog Sites" table (site parameter -> site URL): the API
+# host is `api.<site>` everywhere, but only US1, EU1 and US1-FED carry the `app.` label; US3, US5,
+# AP1, AP2 and UK1 serve the app on the site host itself (`https://us5.datadoghq.com`).
+_APP_PREFIXED = frozenset({"datadoghq.com", "datadoghq.eu", "ddog-gov.com"})
+
+
+def check_site(site: str) -> str:
+    if site not in DATADOG_SITES:
+        raise ValueError(f"unknown Datadog site {site!r}; expected one of {', '.join(DATADOG_SITES)}")
+    return site
+
+
+def api_url(site: str) -> str:
+    """The provider's `api_url` for a site, e.g. `https://api.datadoghq.com/`.
+
+    The trailing slash and no `/api/` path are what the provider documents as correct.
+    """
+    return f"https://api.{check_site(site)}/"
+
+
+def app_url(site: str) -> str:
+    """The web app's base URL for a site, without a trailing slash (`https://us5.datadoghq.com`)."""
+    host = f"app.{site}" if check_site(site) in _APP_PREFIXED else site
+    return f"https://{host}"

@@ -172,10 +172,16 @@ class DowntimesArgs:
     mute_first_recovery_notification: bool = True
     weeknight_message: str | None = None
     weekend_message: str | None = None
+    # @-mentioned in each downtime's message: Datadog notifies them of the downtime itself (the
+    # exercise's "make sure your email is notified when you schedule the downtime").
+    notify_handles: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.scope.strip():
             raise ValueError("downtime scope is empty; use '*' for every group of the monitor")
+        if isinstance(self.notify_handles, str) or not all(
+                isinstance(h, str) and h.startswith("@") and " " not in h for h in self.notify_handles):
+            raise ValueError(f"notify_handles must be @handles: {self.notify_handles!r}")
 
 
 class Downtimes(pulumi.ComponentResource):
@@ -189,13 +195,15 @@ class Downtimes(pulumi.ComponentResource):
         quiet = args.quiet_hours
         monitor_id = pulumi.Output.from_input(args.monitor_id)
         window = f"{quiet.evening:%H:%M}-{quiet.morning:%H:%M}"
+        notify = "".join(f" {handle}" for handle in args.notify_handles)
         self.weeknights = self._schedule(
             f"{name}-weeknights", weeknight_recurrence(quiet), quiet.timezone, monitor_id, args,
-            args.weeknight_message or f"Weeknight quiet hours ({window} {quiet.timezone}): notifications muted.")
+            (args.weeknight_message or f"Weeknight quiet hours ({window} {quiet.timezone}): "
+                                       "notifications muted.") + notify)
         self.weekend = self._schedule(
             f"{name}-weekend", weekend_recurrence(quiet), quiet.timezone, monitor_id, args,
-            args.weekend_message or f"Weekend quiet hours (Saturday 00:00 to Monday 00:00 {quiet.timezone}): "
-                                    "notifications muted.")
+            (args.weekend_message or f"Weekend quiet hours (Saturday 00:00 to Monday 00:00 "
+                                     f"{quiet.timezone}): notifications muted.") + notify)
         self.register_outputs({"weeknights_id": self.weeknights.id, "weekend_id": self.weekend.id})
 
     def _schedule(self, name: str, recurrence: Recurrence, timezone: str, monitor_id: pulumi.Output[int],

@@ -1,6 +1,7 @@
 """One EC2 host: Amazon Linux 2023 with Docker and a PostgreSQL ready for the Datadog Agent.
 
-The host boots from the real files in `user_data/`. The Agent's database password is made here
+The host boots from the real files in `user_data/`, pulling the container images it will run
+(named by its tags) while PostgreSQL installs. The Agent's database password is made here
 (pulumi-random), kept as an SSM SecureString and read at boot by the instance role, which may
 read that one parameter and nothing else: no secret is ever part of user-data.
 """
@@ -16,7 +17,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components.user_data import render_user_data
+from components.user_data import AGENT_IMAGE_TAG, APP_BASE_IMAGE_TAG, render_user_data
 
 ROOT_VOLUME_GB = 20  # room for the Agent and app images beside the OS
 SSM_CORE_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
@@ -57,6 +58,8 @@ class HostArgs:
     region: str
     parameter_prefix: str  # this stack's SSM path
     agent_network_cidr: str
+    agent_image: str  # pulled at first boot, before Pulumi asks for it
+    app_base_image: str  # likewise: the app's Dockerfile starts FROM it
     tags: Callable[[str], dict[str, str]]  # AWS tags for a resource name
 
 
@@ -64,6 +67,9 @@ class Host(pulumi.ComponentResource):
     host_name: str
     public_ip: pulumi.Output[str]
     instance_id: pulumi.Output[str]
+    # When EC2 last launched the instance (RFC 3339, whole seconds): the `aws_instance` resource
+    # has no such attribute, its data source does (DescribeInstances' LaunchTime).
+    launch_time: pulumi.Output[str]
     database_password: pulumi.Output[str]  # secret: the `datadog` PostgreSQL role's password
 
     def __init__(self, name: str, args: HostArgs,
@@ -120,12 +126,16 @@ class Host(pulumi.ComponentResource):
             metadata_options=aws.ec2.InstanceMetadataOptionsArgs(
                 http_endpoint="enabled", http_tokens="required",
                 # 2 hops: the Agent in a bridged container must reach IMDS to detect EC2.
-                http_put_response_hop_limit=2),
+                http_put_response_hop_limit=2,
+                # The boot reads which images to pull from the instance's own tags.
+                instance_metadata_tags="enabled"),
             root_block_device=aws.ec2.InstanceRootBlockDeviceArgs(
                 volume_type="gp3", volume_size=ROOT_VOLUME_GB, encrypted=True,
                 delete_on_termination=True),
             volume_tags=args.tags(f"{name}-root"),
-            tags=args.tags(args.host_name),
+            # Changing a tag updates the instance in place; a changed user-data would replace it.
+            tags={**args.tags(args.host_name), AGENT_IMAGE_TAG: args.agent_image,
+                  APP_BASE_IMAGE_TAG: args.app_base_image},
             opts=pulumi.ResourceOptions(
                 parent=self,
                 # The boot script reads the password: the parameter and the right to read it
@@ -136,6 +146,8 @@ class Host(pulumi.ComponentResource):
         self.host_name = args.host_name
         self.public_ip = instance.public_ip
         self.instance_id = instance.id
+        self.launch_time = aws.ec2.get_instance_output(
+            instance_id=instance.id, opts=pulumi.InvokeOutputOptions(parent=self)).launch_time
         self.database_password = password.result
         self.register_outputs({"host_name": args.host_name, "public_ip": instance.public_ip,
-                               "instance_id": instance.id})
+                               "instance_id": instance.id, "launch_time": self.launch_time})

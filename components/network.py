@@ -1,8 +1,10 @@
 """The hosts' network: a VPC of its own and the firewall in front of every host.
 
 A dedicated VPC means the program works in accounts without a default VPC and leaves nothing
-behind on `pulumi destroy`. The security group admits SSH and HTTP only, from the configured
-CIDRs; PostgreSQL, the Docker API and the Agent's trace port are never exposed.
+behind on `pulumi destroy`. The security group admits HTTP to the app from its CIDRs and, only with
+`hostAccess: ssh`, SSH from its own; under `ssm` (the default) hosts are reached through Session
+Manager and port 22 is closed. PostgreSQL, the Docker API and the Agent's trace port are never
+exposed.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ import pulumi
 import pulumi_aws as aws
 
 SSH_PORT = 22
+# The security group's tag naming how hosts are reached: the policy pack reads it (a rule sees one
+# resource at a time) to hold the group to "no port 22 under ssm".
+ACCESS_TAG = "hostAccess"
 
 
 def split_by_family(cidrs: Sequence[str]) -> dict[str, list[str]]:
@@ -29,6 +34,7 @@ class NetworkArgs:
     vpc_cidr: str
     subnet_cidr: str
     availability_zone: pulumi.Input[str]
+    host_access: str  # "ssm": no SSH ingress at all; "ssh": port 22 from ssh_allowed_cidrs
     ssh_allowed_cidrs: Sequence[str]
     app_allowed_cidrs: Sequence[str]
     app_port: int
@@ -62,24 +68,23 @@ class Network(pulumi.ComponentResource):
         aws.ec2.RouteTableAssociation(f"{name}-public", subnet_id=subnet.id,
                                       route_table_id=routes.id, opts=child)
 
+        ingress = [aws.ec2.SecurityGroupIngressArgs(
+            description="HTTP to the demo Flask app", protocol="tcp",
+            from_port=args.app_port, to_port=args.app_port, **split_by_family(args.app_allowed_cidrs))]
+        if args.host_access == "ssh":
+            ingress.insert(0, aws.ec2.SecurityGroupIngressArgs(
+                description="SSH for operators and pulumi-docker", protocol="tcp",
+                from_port=SSH_PORT, to_port=SSH_PORT, **split_by_family(args.ssh_allowed_cidrs)))
         security_group = aws.ec2.SecurityGroup(
             f"{name}-hosts", vpc_id=vpc.id,
-            description="dd-assessment hosts: SSH and the demo app only",
-            ingress=[
-                aws.ec2.SecurityGroupIngressArgs(
-                    description="SSH for operators and pulumi-docker", protocol="tcp",
-                    from_port=SSH_PORT, to_port=SSH_PORT,
-                    **split_by_family(args.ssh_allowed_cidrs)),
-                aws.ec2.SecurityGroupIngressArgs(
-                    description="HTTP to the demo Flask app", protocol="tcp",
-                    from_port=args.app_port, to_port=args.app_port,
-                    **split_by_family(args.app_allowed_cidrs)),
-            ],
+            description=("dd-assessment hosts: SSH and the demo app only" if args.host_access == "ssh"
+                         else "dd-assessment hosts: the demo app only (SSH via Session Manager)"),
+            ingress=ingress,
             egress=[aws.ec2.SecurityGroupEgressArgs(
                 description="Outbound: packages, container images, Datadog intake, SSM",
                 protocol="-1", from_port=0, to_port=0,
                 cidr_blocks=["0.0.0.0/0"], ipv6_cidr_blocks=["::/0"])],
-            tags=args.tags(f"{name}-hosts"), opts=child)
+            tags={**args.tags(f"{name}-hosts"), ACCESS_TAG: args.host_access}, opts=child)
 
         self.vpc_id = vpc.id
         self.subnet_id = subnet.id

@@ -1,10 +1,11 @@
 """A host's Docker daemon, reached by pulumi-docker over SSH once the host is ready.
 
 Layering as the system runs: host -> readiness gate -> Docker provider -> network. The gate
-(pulumi-command running scripts/wait-for-cloud-init.sh locally) waits for SSH and cloud-init,
-and pins the host's SSH key; the provider's host address is derived from the gate's output, so
-no Docker call happens before the gate has passed. The private key stays a file on the
-operator's machine (`ssh -i`): it is never read into Pulumi state.
+(pulumi-command running scripts/wait-for-cloud-init.sh locally) learns the host's SSH key over a
+channel AWS authenticates and waits for cloud-init; its output, that key, is kept in the state and
+pinned in the provider's SSH options, so no Docker call happens before the gate has passed and no
+client ever trusts a key on first use (components/host_access.py). The private key stays a file on
+the operator's machine (`ssh -i`): it is never read into Pulumi state.
 """
 
 from __future__ import annotations
@@ -16,14 +17,17 @@ import pulumi
 import pulumi_command as command
 import pulumi_docker as docker
 
-KNOWN_HOSTS = "~/.ssh/dd-assessment_known_hosts"
+from components import host_access
+
 GATE_SCRIPT = "scripts/wait-for-cloud-init.sh"  # relative: Pulumi runs in the project directory
 
 
 @dataclass(frozen=True)
 class RemoteDockerArgs:
-    public_ip: pulumi.Input[str]
-    instance_id: pulumi.Input[str]  # a new instance re-runs the gate
+    host_access: str  # "ssm" or "ssh"
+    instance_id: pulumi.Output[str]  # a new instance re-runs the gate
+    public_ip: pulumi.Output[str]
+    region: str
     ssh_private_key_path: str
     network_name: str
     network_cidr: str
@@ -33,26 +37,38 @@ class RemoteDockerArgs:
 class RemoteDocker(pulumi.ComponentResource):
     provider: docker.Provider
     network_name: pulumi.Output[str]
+    host_key: pulumi.Output[str]  # the pinned SSH host key, `ssh-ed25519 <base64>`
+    ssh_command: pulumi.Output[str]  # how a person reaches the host, key pinned
 
     def __init__(self, name: str, args: RemoteDockerArgs,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("dd-assessment:docker:RemoteDocker", name, None, opts)
+        access, key_path, region = args.host_access, args.ssh_private_key_path, args.region
+        where = pulumi.Output.all(args.instance_id, args.public_ip)
 
         gate = command.local.Command(
             f"{name}-ready",
             create=f"bash {GATE_SCRIPT}",
-            environment={"HOST": args.public_ip, "SSH_KEY": args.ssh_private_key_path,
-                         "KNOWN_HOSTS": KNOWN_HOSTS},
+            environment={
+                "HOST_ACCESS": access,
+                "INSTANCE_ID": args.instance_id,
+                "AWS_REGION": region,
+                "DESTINATION": where.apply(lambda v: host_access.destination(access, v[0], v[1])),
+                "SSH_OPTIONS": args.instance_id.apply(lambda instance_id: "\n".join(
+                    host_access.transport_options(access, key_path, instance_id, region))),
+            },
             triggers=[args.instance_id],
             opts=pulumi.ResourceOptions(parent=self))
+        self.host_key = gate.stdout.apply(host_access.parse_host_key)
 
+        known = pulumi.Output.all(args.instance_id, args.public_ip, self.host_key)
+        self.ssh_command = known.apply(lambda v: host_access.ssh_command(
+            access, key_path, v[0], v[1], region, v[2]))
         self.provider = docker.Provider(
             f"{name}-docker",
-            host=pulumi.Output.all(gate.stdout, args.public_ip).apply(
-                lambda values: f"ssh://ec2-user@{values[1]}"),
-            ssh_opts=["-i", args.ssh_private_key_path, "-o", "IdentitiesOnly=yes",
-                      "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
-                      "-o", f"UserKnownHostsFile={KNOWN_HOSTS}", "-o", "ConnectTimeout=20"],
+            host=known.apply(lambda v: f"ssh://{host_access.destination(access, v[0], v[1])}"),
+            ssh_opts=known.apply(lambda v: host_access.docker_ssh_options(
+                access, key_path, v[0], region, v[2])),
             opts=pulumi.ResourceOptions(parent=self))
 
         network = docker.Network(
@@ -63,4 +79,5 @@ class RemoteDocker(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, provider=self.provider))
 
         self.network_name = network.name
-        self.register_outputs({"network_name": network.name})
+        self.register_outputs({"network_name": network.name, "host_key": self.host_key,
+                               "ssh_command": self.ssh_command})

@@ -22,12 +22,14 @@ from typing import Any, Callable, Optional
 import pulumi
 
 from components.design import DATADOG_SITES
+from components.host_access import ACCESS_MODES
 
 DEFAULT_AGENT_VERSION = "7.83.1"
 SSH_KEY_TYPES = ("ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
                  "ecdsa-sha2-nistp521")
 MAX_HOSTS = 10
 MIN_CHECK_INTERVAL = 15  # the Agent's scheduler runs checks every 15 s at most
+MAX_DEMO_TRAFFIC = 600  # requests per minute: enough to fill APM graphs, far from a load test
 
 
 class SettingsError(pulumi.RunError):
@@ -48,7 +50,8 @@ class Settings:
     stack: str
     region: str
     # Access
-    ssh_allowed_cidrs: tuple[str, ...]
+    host_access: str  # "ssm" (through Session Manager, no open port) or "ssh" (port 22)
+    ssh_allowed_cidrs: tuple[str, ...]  # empty under ssm unless set (then appAllowedCidrs' default)
     app_allowed_cidrs: tuple[str, ...]
     ssh_public_key: str
     ssh_private_key_path: str
@@ -69,6 +72,8 @@ class Settings:
     notify_handles: tuple[str, ...]
     timezone: str
     quiet_hours: QuietWindow
+    # Demo traffic: requests per minute from each host's traffic container to its app (0: none)
+    demo_traffic: int
 
     @property
     def name_prefix(self) -> str:
@@ -140,6 +145,14 @@ def _parse_cidrs(raw: str, *, allow_open: bool) -> tuple[str, ...]:
     return tuple(cidrs)
 
 
+def _parse_host_access(raw: str) -> str:
+    if raw not in ACCESS_MODES:
+        raise ValueError(f"'{raw}' is neither 'ssm' (through AWS Systems Manager, no open port; the "
+                         "default) nor 'ssh' (port 22 open to sshAllowedCidrs); e.g. "
+                         "`pulumi config set hostAccess ssm`")
+    return raw
+
+
 def _parse_public_key(raw: str) -> str:
     line = raw.strip()
     if "PRIVATE KEY" in line:
@@ -170,13 +183,14 @@ def _parse_private_key_path(raw: str) -> str:
     return raw
 
 
-def _parse_int(raw: str, low: int, high: int) -> int:
+def _parse_int(raw: str, low: int, high: int, meaning: str = "") -> int:
+    """A whole number in low..high; `meaning` (e.g. " requests per minute") ends the hint."""
     try:
         value = int(raw)
     except ValueError:
-        raise ValueError(f"'{raw}' is not a whole number") from None
+        raise ValueError(f"'{raw}' is not a whole number; use {low}..{high}{meaning}") from None
     if not low <= value <= high:
-        raise ValueError(f"{value} is out of range; use {low}..{high}")
+        raise ValueError(f"{value} is out of range; use {low}..{high}{meaning}")
     return value
 
 
@@ -244,10 +258,10 @@ def _parse_quiet_hours(raw: str) -> QuietWindow:
 # ---------------------------------------------------------------------------------------------
 
 KNOWN_KEYS = (
-    "sshAllowedCidrs", "sshPublicKey", "sshPrivateKeyPath", "appAllowedCidrs", "hostCount",
-    "instanceType", "amiId", "hostTags", "timezone", "datadogSite", "agentVersion",
+    "hostAccess", "sshAllowedCidrs", "sshPublicKey", "sshPrivateKeyPath", "appAllowedCidrs",
+    "hostCount", "instanceType", "amiId", "hostTags", "timezone", "datadogSite", "agentVersion",
     "checkIntervalSeconds", "warningThreshold", "criticalThreshold", "noDataMinutes",
-    "notifyHandles", "quietHours",
+    "notifyHandles", "quietHours", "demoTraffic",
 )
 
 
@@ -258,12 +272,12 @@ def load_settings() -> Settings:
     problems: list[str] = []
 
     def read(key: str, parse: Callable[[str], Any], *, default: Any = None, example: str = "",
-             required: bool = False, default_raw: Optional[str] = None) -> Any:
+             required: bool = False, why: str = "", default_raw: Optional[str] = None) -> Any:
         """The parsed value of `key`; a problem is recorded (and `default` returned) if bad."""
         raw = config.get(key)
         if raw is None and default_raw is None:
             if required:
-                problems.append(f"{key}: required; set it with {_set_hint(key, example)}")
+                problems.append(f"{key}: required{why}; set it with {_set_hint(key, example)}")
             return default
         try:
             return parse(default_raw if raw is None else raw)
@@ -279,10 +293,16 @@ def load_settings() -> Settings:
     elif not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", region):
         problems.append(f"aws:region: '{region}' is not an AWS region name like 'us-east-2'")
 
+    host_access = read("hostAccess", _parse_host_access, default_raw="ssm")
+    # Under ssm no port 22 is open: the SSH CIDRs then only serve as the app's default, if set.
     ssh_cidrs = read("sshAllowedCidrs", lambda raw: _parse_cidrs(raw, allow_open=False),
-                     required=True, default=(), example="--path 'sshAllowedCidrs[0]' 203.0.113.10/32")
+                     required=host_access == "ssh", why=" when hostAccess is 'ssh'", default=(),
+                     example="--path 'sshAllowedCidrs[0]' 203.0.113.10/32")
     app_cidrs = read("appAllowedCidrs", lambda raw: _parse_cidrs(raw, allow_open=True),
-                     default=ssh_cidrs)
+                     default=ssh_cidrs,
+                     required=host_access == "ssm" and config.get("sshAllowedCidrs") is None,
+                     why=" (who may reach the demo app on port 80) unless sshAllowedCidrs is set",
+                     example="--path 'appAllowedCidrs[0]' 203.0.113.10/32")
     public_key = read("sshPublicKey", _parse_public_key, required=True,
                       example="\"$(cat ~/.ssh/id_ed25519.pub)\"")
     private_key_path = read("sshPrivateKeyPath", _parse_private_key_path,
@@ -314,6 +334,8 @@ def load_settings() -> Settings:
     handles = read("notifyHandles", _parse_handles, required=True, default=(),
                    example="--path 'notifyHandles[0]' @you@example.com")
     quiet_hours = read("quietHours", _parse_quiet_hours, default=QuietWindow(time(19), time(9)))
+    demo_traffic = read("demoTraffic", lambda raw: _parse_int(
+        raw, 0, MAX_DEMO_TRAFFIC, " requests per minute (0: no traffic container)"), default=30)
 
     api_key = _datadog_key(config_key="apiKey", env="DD_API_KEY", problems=problems)
     app_key = _datadog_key(config_key="appKey", env="DD_APP_KEY", problems=problems)
@@ -325,7 +347,7 @@ def load_settings() -> Settings:
             + "\n".join(f"  - {p}" for p in problems))
 
     return Settings(
-        project=project, stack=stack, region=region,
+        project=project, stack=stack, region=region, host_access=host_access,
         ssh_allowed_cidrs=ssh_cidrs, app_allowed_cidrs=app_cidrs,
         ssh_public_key=public_key, ssh_private_key_path=private_key_path,
         host_count=host_count, instance_type=instance_type, ami_id=ami_id, host_tags=host_tags,
@@ -333,6 +355,7 @@ def load_settings() -> Settings:
         agent_version=agent_version, check_interval_seconds=check_interval,
         warning_threshold=warning, critical_threshold=critical, no_data_minutes=no_data,
         notify_handles=handles, timezone=timezone, quiet_hours=quiet_hours,
+        demo_traffic=demo_traffic,
     )
 
 

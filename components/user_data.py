@@ -16,7 +16,12 @@ import yaml
 USER_DATA_DIR = Path(__file__).resolve().parent.parent / "user_data"
 ENV_FILE = "/etc/dd-assessment/host.env"
 PREPARE_POSTGRES = "/usr/local/sbin/dd-assessment-prepare-postgres"
+PREFETCH_IMAGES = "/usr/local/sbin/dd-assessment-prefetch-images"
 ROLE_SQL = "/usr/local/share/dd-assessment/datadog-role.sql"
+# Instance tags naming the images the host pulls at first boot (user_data/prefetch-images.sh reads
+# them from the instance metadata): tags, so a new Agent version never changes user-data.
+AGENT_IMAGE_TAG = "agentImage"
+APP_BASE_IMAGE_TAG = "appBaseImage"
 
 
 class _BlockDumper(yaml.SafeDumper):
@@ -42,6 +47,7 @@ def render_user_data(*, host_name: str, region: str, password_parameter: str,
         "AWS_REGION": region,
         "DATADOG_PASSWORD_PARAMETER": password_parameter,
         "AGENT_NETWORK_CIDR": agent_network_cidr,
+        "PREFETCH_IMAGE_TAGS": f"{AGENT_IMAGE_TAG} {APP_BASE_IMAGE_TAG}",
     }
     env_file = "".join(f"{key}={shlex.quote(value)}\n" for key, value in environment.items())
     config = {
@@ -53,6 +59,8 @@ def render_user_data(*, host_name: str, region: str, password_parameter: str,
              "content": _read("datadog-role.sql")},
             {"path": PREPARE_POSTGRES, "permissions": "0755",
              "content": _read("prepare-postgres.sh")},
+            {"path": PREFETCH_IMAGES, "permissions": "0755",
+             "content": _read("prefetch-images.sh")},
         ],
     }
     return "#cloud-config\n" + yaml.dump(config, Dumper=_BlockDumper, sort_keys=False, width=100)

@@ -22,6 +22,10 @@ Enforcement levels
   Downtime resource. A missing tag or description makes cost reports and audits worse but exposes
   nothing; blocking a deployment (possibly a fix in a hurry) on it would cost more than it saves.
   They still print on every preview and fail the tests, so they do not rot.
+- ADVISORY, no port 22 when hosts are reached through Session Manager: an SSH rule there is an
+  unused door (SSH from anywhere stays blocked by the mandatory rule above), worth a warning on
+  every preview, not a blocked fix. A rule sees one resource, so it learns the access mode from
+  the security group's own `hostAccess` tag, which the program sets from its `hostAccess` setting.
 
 Unknown values
 --------------
@@ -80,6 +84,8 @@ DOWNTIME = "datadog:index/downtime:Downtime"
 ADMIN_PORTS: Mapping[int, str] = {22: "SSH", 5432: "PostgreSQL", 2375: "the Docker API",
                                   2376: "the Docker API (TLS)", 8126: "the Datadog trace intake"}
 REQUIRED_TAGS = ("project", "stack")
+SSH_PORT = 22
+ACCESS_TAG = "hostAccess"  # on the hosts' security group: "ssm" or "ssh" (components/network.py)
 
 # Types this program (and backend/) declares that accept `tags`. A resource of these types with
 # no `tags` at all is a violation; the generic half of the rule (any `aws:` resource whose inputs
@@ -412,6 +418,26 @@ def validate_monitor_notifies(resource_type: str, props: Props) -> list[str]:
     return problems
 
 
+def validate_no_ssh_under_session_manager(resource_type: str, props: Props) -> list[str]:
+    """A security group tagged hostAccess=ssm admits nothing, from anywhere, on port 22."""
+    if resource_type == SECURITY_GROUP:
+        entries = [(f"ingress[{index}]", entry, "protocol")
+                   for index, entry in enumerate(_items(props, "ingress"))]
+    elif resource_type == INGRESS_RULE:
+        entries = [("the ingress rule", props, "ipProtocol")]
+    else:
+        return []
+    tags = _known(props.get("tags"), "tags")
+    if not isinstance(tags, Mapping) or tags.get(ACCESS_TAG) != "ssm":
+        return []
+    return [(f"{where} admits port 22 although hosts are reached through Session Manager "
+             f"({ACCESS_TAG}=ssm): remove it, no SSH port needs to be open")
+            for where, entry, protocol_key in entries
+            if SSH_PORT in _exposed_admin_ports(_known(entry.get(protocol_key), protocol_key),
+                                                _port(entry.get("fromPort"), "fromPort"),
+                                                _port(entry.get("toPort"), "toPort"))]
+
+
 # ---------------------------------------------------------------------------------------------
 # Hygiene rules (advisory)
 
@@ -493,6 +519,9 @@ RULES: tuple[Rule, ...] = (
     Rule("monitor-notifies-on-no-data",
          "Datadog monitors notify on missing data and name a recipient.",
          validate_monitor_notifies, EnforcementLevel.MANDATORY, Severity.MEDIUM),
+    Rule("no-ssh-ingress-under-session-manager",
+         "Hosts reached through Session Manager (security group tag hostAccess=ssm) admit nothing on port 22.",
+         validate_no_ssh_under_session_manager, EnforcementLevel.ADVISORY, Severity.MEDIUM),
     Rule("security-group-rules-described", "Every security-group rule has a description.",
          validate_rules_described, EnforcementLevel.ADVISORY, Severity.LOW),
     Rule("aws-project-stack-tags", "Taggable AWS resources carry `project` and `stack` tags.",

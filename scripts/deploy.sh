@@ -4,13 +4,16 @@
 #   scripts/deploy.sh up|preview|destroy [stack] [--yes] [--secrets-provider URL] [--policy]
 #
 # stack defaults to `test`. In order:
-#   1. prerequisites: the Pulumi CLI and usable AWS credentials (each problem named, with its fix);
+#   1. prerequisites: the Pulumi CLI, AWS CLI v2 with usable credentials and an OpenSSH client
+#      8.5+ (each problem named, with its fix); once the stack is known, the Session Manager
+#      plugin when it reaches its hosts through Session Manager (hostAccess: ssm, the default);
 #   2. backend: PULUMI_BACKEND_URL if set, else the backend you are logged in to (`pulumi whoami`),
 #      else a file backend inside the project (file://<project>/.pulumi-state, gitignored);
 #   3. the stack: selected, or created (with --secrets-provider, e.g. awskms://alias/...?region=...,
 #      else the backend's default: a passphrase from PULUMI_CONFIG_PASSPHRASE on DIY backends);
-#   4. per-user config the stack lacks (sshAllowedCidrs, sshPublicKey, notifyHandles, Datadog
-#      keys): asked for on a terminal, otherwise listed as the exact `pulumi config set` commands;
+#   4. per-user config the stack lacks (who may connect: appAllowedCidrs, or sshAllowedCidrs under
+#      hostAccess ssh; sshPublicKey, notifyHandles, Datadog keys): asked for on a terminal,
+#      otherwise listed as the exact `pulumi config set` commands;
 #   5. `pulumi up` / `preview` / `destroy` (destroy asks for the stack name unless --yes); with
 #      --policy, up and preview run the CrossGuard pack in policy/ as the pull-request preview does.
 set -euo pipefail
@@ -71,29 +74,48 @@ interactive() { [[ -t 0 ]]; }
 # ---------------------------------------------------------------------------------------------
 # 1. Prerequisites that need no backend. Every problem is reported at once.
 
+AWS_CLI_INSTALL="install AWS CLI v2: macOS \`brew install awscli\`; Linux x86_64 \`curl -fsSLo awscliv2.zip https://awscli.amazonaws.com/awscli-exe-linux-x86_64.zip && unzip -q awscliv2.zip && sudo ./aws/install\`; others: https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html"
+
+# The AWS CLI is needed in any case: the readiness gate runs it, and so does every SSH session
+# through Session Manager.
 aws_problem() {
-  local fix="configure them with \`aws configure\` (access keys) or \`aws configure sso\` + \`aws sso login\`, or export AWS_PROFILE=<profile>"
-  if command -v aws >/dev/null 2>&1; then
-    local err
-    if ! err=$(aws sts get-caller-identity --output text 2>&1 >/dev/null); then
-      printf "AWS credentials: \`aws sts get-caller-identity\` failed (%s); %s, then check with \`aws sts get-caller-identity\`" \
-        "$(printf '%s' "$err" | head -n 1)" "$fix"
-    fi
+  if ! command -v aws >/dev/null 2>&1; then
+    printf 'AWS CLI: not on PATH (the readiness gate and Session Manager run it); %s' "$AWS_CLI_INSTALL"
     return 0
   fi
-  if [[ -n ${AWS_ACCESS_KEY_ID:-} && -n ${AWS_SECRET_ACCESS_KEY:-} ]] || [[ -n ${AWS_PROFILE:-} ]] \
-    || [[ -n ${AWS_WEB_IDENTITY_TOKEN_FILE:-} ]] || [[ -s ${AWS_SHARED_CREDENTIALS_FILE:-$HOME/.aws/credentials} ]]; then
+  local version
+  version=$(aws --version 2>&1 | head -n 1)
+  if [[ $version != aws-cli/2.* ]]; then
+    printf 'AWS CLI: version 2 needed, found "%s"; %s' "${version%% *}" "$AWS_CLI_INSTALL"
     return 0
   fi
-  printf 'AWS credentials: none found (no AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, no AWS_PROFILE, no ~/.aws/credentials). Install the AWS CLI (https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html) and %s; or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (plus AWS_SESSION_TOKEN for temporary keys)' "$fix"
+  local err
+  if ! err=$(aws sts get-caller-identity --output text 2>&1 >/dev/null); then
+    printf "AWS credentials: \`aws sts get-caller-identity\` failed (%s); configure them with \`aws configure\` (access keys) or \`aws configure sso\` + \`aws sso login\`, or export AWS_PROFILE=<profile>, then check with \`aws sts get-caller-identity\`" \
+      "$(printf '%s' "$err" | head -n 1)"
+  fi
+}
+
+# Host keys are pinned with KnownHostsCommand, which OpenSSH has since 8.5.
+openssh_problem() {
+  local version
+  version=$(ssh -V 2>&1 || true)
+  if [[ $version =~ OpenSSH_([0-9]+)\.([0-9]+) ]]; then
+    ((BASH_REMATCH[1] > 8 || (BASH_REMATCH[1] == 8 && BASH_REMATCH[2] >= 5))) && return 0
+    printf "OpenSSH client: %s is too old; 8.5 or newer pins the hosts' keys (KnownHostsCommand): update it (macOS: \`brew install openssh\`; Linux: your openssh-client package)" "${version%%,*}"
+    return 0
+  fi
+  printf "OpenSSH client: \`ssh\` not found; install OpenSSH 8.5 or newer (macOS ships it; Linux: the openssh-client package)"
 }
 
 problems=()
 if ! command -v pulumi >/dev/null 2>&1; then
   problems+=("pulumi: the Pulumi CLI is not on PATH. Install it from https://www.pulumi.com/docs/iac/download-install/ (Linux/macOS: \`curl -fsSL https://get.pulumi.com | sh\`, then open a new shell)")
 fi
-problem=$(aws_problem)
-[[ -z $problem ]] || problems+=("$problem")
+for check in aws_problem openssh_problem; do
+  problem=$($check)
+  [[ -z $problem ]] || problems+=("$problem")
+done
 if [[ $POLICY == true && ! -x $ROOT/policy/venv/bin/python ]]; then
   problems+=("policy pack: policy/venv does not exist; create it with \`python3 -m venv policy/venv && policy/venv/bin/pip install -r policy/requirements.txt\`")
 fi
@@ -129,6 +151,15 @@ STACK_FILE="Pulumi.$STACK.yaml"
 stack_exists=false
 if pulumi stack select "$STACK" </dev/null >/dev/null 2>&1; then
   stack_exists=true
+fi
+
+# What this machine needs to reach the hosts depends on the stack's hostAccess (ssm by default).
+HOST_ACCESS=ssm
+if [[ $stack_exists == true ]]; then
+  HOST_ACCESS=$(pulumi config get hostAccess --stack "$STACK" </dev/null 2>/dev/null || echo ssm)
+fi
+if [[ $HOST_ACCESS == ssm ]] && ! command -v session-manager-plugin >/dev/null 2>&1; then
+  die "Session Manager plugin: not on PATH, and stack '$STACK' reaches its hosts through Session Manager (hostAccess: ssm, the default). Install it: macOS \`brew install --cask session-manager-plugin\`; Debian/Ubuntu \`curl -fsSLo /tmp/session-manager-plugin.deb https://s3.amazonaws.com/session-manager-downloads/plugin/latest/ubuntu_64bit/session-manager-plugin.deb && sudo dpkg -i /tmp/session-manager-plugin.deb\` (ubuntu_arm64 on ARM); others: https://docs.aws.amazon.com/systems-manager/latest/userguide/session-manager-working-with-install-plugin.html. Or open port 22 instead: \`pulumi config set --stack $STACK hostAccess ssh\`"
 fi
 
 needs_passphrase() {
@@ -211,23 +242,31 @@ if ((${#fatal[@]})); then
   exit 1
 fi
 
-# Who may SSH to the hosts (and reach the app, unless appAllowedCidrs says otherwise).
-if ! has_config sshAllowedCidrs; then
+# Who may connect: under ssh, SSH (and, unless appAllowedCidrs says otherwise, the app) from
+# sshAllowedCidrs; under ssm no port 22 is open and only the app needs CIDRs (appAllowedCidrs, or
+# sshAllowedCidrs, its default).
+cidr_key=""
+if [[ $HOST_ACCESS == ssh ]]; then
+  cidr_key=sshAllowedCidrs cidr_what="CIDR(s) allowed to SSH to the hosts and reach the app"
+elif ! has_config sshAllowedCidrs; then
+  cidr_key=appAllowedCidrs cidr_what="CIDR(s) allowed to reach the demo app on port 80"
+fi
+if [[ -n $cidr_key ]] && ! has_config "$cidr_key"; then
   if interactive; then
     suggestion=""
     if command -v curl >/dev/null 2>&1; then
       ip=$(curl -fsS --max-time 5 https://checkip.amazonaws.com 2>/dev/null | tr -d '[:space:]' || true)
       [[ ! $ip =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || suggestion="$ip/32"
     fi
-    read -r -p "sshAllowedCidrs: CIDR(s) allowed to SSH to the hosts, comma-separated${suggestion:+ [$suggestion, your address]}: " answer
+    read -r -p "$cidr_key: $cidr_what, comma-separated${suggestion:+ [$suggestion, your address]}: " answer
     answer=${answer:-$suggestion}
-    [[ -n $answer ]] || die "sshAllowedCidrs is required (e.g. 203.0.113.10/32)"
+    [[ -n $answer ]] || die "$cidr_key is required (e.g. 203.0.113.10/32)"
     IFS=', ' read -r -a cidrs <<<"$answer"
     for index in "${!cidrs[@]}"; do
-      config_set --path "sshAllowedCidrs[$index]" "${cidrs[$index]}"
+      config_set --path "${cidr_key}[$index]" "${cidrs[$index]}"
     done
   else
-    missing+=("pulumi config set --stack $STACK --path 'sshAllowedCidrs[0]' \"\$(curl -s https://checkip.amazonaws.com)/32\"")
+    missing+=("pulumi config set --stack $STACK --path '${cidr_key}[0]' \"\$(curl -s https://checkip.amazonaws.com)/32\"")
   fi
 fi
 

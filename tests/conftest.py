@@ -1,4 +1,6 @@
+import json
 import os
+import re
 
 import pytest
 
@@ -18,6 +20,37 @@ def prepared_postgres():
         yield prepared
     finally:
         postgres_host.stop(prepared)
+
+
+@pytest.fixture
+def standin(httpserver):
+    """The local Datadog API (tests/datadog_standin.py), serving a healthy two-host stack."""
+    from tests.datadog_standin import StandIn
+
+    fake = StandIn()
+    httpserver.expect_request(re.compile(r"/.*")).respond_with_handler(fake.handle)
+    yield fake
+    assert fake.shape_errors == [], "the stand-in answered in a shape datadog-api-client cannot read"
+    assert fake.unexpected == [], "the tool called an endpoint it may not call"
+
+
+@pytest.fixture
+def ops_env(httpserver) -> dict[str, str]:
+    """The environment of an operator tool pointed at the stand-in (DD_HOST) with its keys."""
+    from tests.datadog_standin import API_KEY, APP_KEY
+
+    return {"PATH": os.environ["PATH"], "DD_HOST": httpserver.url_for("/").rstrip("/"),
+            "DD_API_KEY": API_KEY, "DD_APP_KEY": APP_KEY}
+
+
+@pytest.fixture
+def outputs_file(tmp_path):
+    """The stand-in stack's outputs, as `pulumi stack output --json --show-secrets > FILE` writes."""
+    from tests.datadog_standin import outputs
+
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(outputs()))
+    return path
 
 
 def pytest_terminal_summary(terminalreporter, config):

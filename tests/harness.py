@@ -45,8 +45,13 @@ BASE_CONFIG: dict[str, Any] = {
     "datadog:appKey": "0123456789abcdef0123456789abcdef01234567",
 }
 SECRET_KEYS = ("datadog:apiKey", "datadog:appKey")
+# What a mocked readiness gate prints: the host's SSH key, learnt over Session Manager or the console.
+GATE_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDRg2evrC+djGryTA+0+EvNBKFCE8GJQTJP9OO3P1m+1"
 # What a mocked pulumiverse-time Static reports as its creation instant (a Monday, 10:00 in New York).
 STATIC_TIME = "2026-10-26T14:00:00Z"
+# What the mocked `aws.ec2.getInstance` reports as an instance's launch time (the provider's
+# RFC 3339 format, whole seconds).
+LAUNCH_TIME = "2026-10-26T14:01:07Z"
 
 
 def is_secret(value: Any) -> bool:
@@ -118,7 +123,7 @@ def _computed(typ: str, name: str, inputs: dict) -> dict:
         return {"imageId": "sha256:" + hashlib.sha256(inputs["name"].encode()).hexdigest(),
                 "repoDigest": inputs["name"]}
     if typ == "command:local:Command":
-        return {"stdout": "ready"}
+        return {"stdout": GATE_HOST_KEY}
     if typ == "aws:ec2/keyPair:KeyPair":
         return {"keyName": f"{name}-1a2b3c", "arn": f"arn:aws:ec2:us-east-2:123456789012:key-pair/{name}"}
     if typ.startswith("aws:"):
@@ -144,6 +149,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if args.token == "aws:ec2/getAmi:getAmi":
             return {"id": "ami-0fedcba9876543210", "imageId": "ami-0fedcba9876543210",
                     "architecture": "x86_64", "name": "al2023-ami-2023.9.20251117.1-kernel-6.1-x86_64"}
+        if args.token == "aws:ec2/getInstance:getInstance":
+            return {"id": args.args["instanceId"], "instanceId": args.args["instanceId"],
+                    "launchTime": LAUNCH_TIME}
         if args.token == "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings":
             return {"id": "us-east-2", "locations": ["us-east-2c", "us-east-2a", "us-east-2b"],
                     "locationTypes": ["availability-zone"] * 3, "instanceTypes": ["t3.micro"] * 3}

@@ -18,25 +18,10 @@ from components import agent_files, design
 PASSWORD = "s3cr3t-'quoted\": #not-a-comment"
 TAGS = ["env:test", "role:database", "name:dd-assessment-pg"]
 
-# The PostgreSQL instance the Agent gets from render_postgres_conf(password=PASSWORD, tags=TAGS),
-# written out: the connection keys and every switch the integration's behaviour depends on.
-# One place to edit when the integration's settings change.
-EXPECTED_POSTGRES_INSTANCE = {
-    "host": "172.30.0.1",
-    "port": 5432,
-    "username": "datadog",
-    "password": PASSWORD,
-    "dbname": "postgres",
-    "tags": TAGS,
-    "collect_default_database": True,
-    "collect_database_size_metrics": True,
-    "collect_activity_metrics": True,  # pg_stat_activity, readable through pg_monitor
-    "disable_generic_tags": True,
-}
-
 
 def _postgres(**overrides):
-    kwargs = {"password": PASSWORD, "tags": TAGS}
+    kwargs = {"password": PASSWORD, "reported_hostname": "dd-assessment-test-0", "env": "test",
+              "tags": TAGS}
     kwargs.update(overrides)
     return agent_files.render_postgres_conf(**kwargs)
 
@@ -134,13 +119,6 @@ def test_postgres_values_as_given():
     assert inst["tags"] == TAGS
 
 
-def test_postgres_conf_written_out():
-    text = _postgres()
-    assert text.startswith("# Rendered by components/agent_files.py from "
-                           "agent/conf.d/postgres.d/conf.yaml; do not edit here.\n")
-    assert yaml.safe_load(text) == {"init_config": {}, "instances": [EXPECTED_POSTGRES_INSTANCE]}
-
-
 def test_postgres_password_appears_only_in_password_field():
     text = _postgres()
     data = yaml.safe_load(text)
@@ -170,9 +148,9 @@ def test_postgres_password_appears_only_in_password_field():
 
 def test_postgres_tags_are_copied_not_aliased():
     tags = ["a:b"]
-    text = agent_files.render_postgres_conf(password="x", tags=tags)
+    text = agent_files.render_postgres_conf(password="x", reported_hostname="h", env="e", tags=tags)
     tags.append("c:d")
-    assert yaml.safe_load(text)["instances"][0]["tags"] == ["a:b"]
+    assert yaml.safe_load(text)["instances"][0]["tags"] == ["a:b", "env:e"]
 
 
 @pytest.mark.parametrize(
@@ -202,3 +180,56 @@ def test_postgres_password_is_keyword_only():
 def test_module_has_no_pulumi_dependency():
     src = Path(agent_files.__file__).read_text()
     assert "import pulumi" not in src and "from pulumi" not in src
+
+
+# --- which host and env the PostgreSQL metrics carry (issue 8) ---------------------------------
+
+
+def test_postgres_instance_in_full():
+    """Every key of the rendered instance, written out: a dropped switch or key shows here."""
+    [inst] = yaml.safe_load(_postgres())["instances"]
+    assert inst == {
+        "host": "172.30.0.1",
+        "port": 5432,
+        "username": "datadog",
+        "password": PASSWORD,
+        "dbname": "postgres",
+        # The check sends every metric and postgres.can_connect under this name, the
+        # Agent's DD_HOSTNAME; without it they land on a phantom host "172.30.0.1".
+        "reported_hostname": "dd-assessment-test-0",
+        "tags": ["env:test", "role:database", "name:dd-assessment-pg"],
+        "collect_default_database": True,
+        "collect_database_size_metrics": True,
+        "collect_activity_metrics": True,
+    }
+
+
+def test_postgres_env_tag_is_added_when_the_host_tags_lack_one():
+    [inst] = yaml.safe_load(_postgres(tags=["role:database"], env="staging"))["instances"]
+    assert inst["tags"] == ["role:database", "env:staging"]
+
+
+def test_postgres_env_tag_is_not_doubled():
+    [inst] = yaml.safe_load(_postgres(tags=["env:staging", "role:database"], env="staging"))["instances"]
+    assert inst["tags"] == ["env:staging", "role:database"]
+
+
+def test_postgres_refuses_tags_that_contradict_env():
+    with pytest.raises(ValueError, match="contradict"):
+        _postgres(tags=["env:prod"], env="staging")
+
+
+@pytest.mark.parametrize("overrides", [{"reported_hostname": ""}, {"reported_hostname": None},
+                                       {"env": ""}, {"env": None}])
+def test_postgres_refuses_a_missing_host_name_or_env(overrides):
+    with pytest.raises(ValueError):
+        _postgres(**overrides)
+
+
+def test_postgres_template_leaves_generic_tags_and_host_names_alone():
+    """`disable_generic_tags` would rename env to postgres_env; `exclude_hostname` would drop
+    the host name: neither may come back through the template."""
+    instance = yaml.safe_load(agent_files.POSTGRES_CONF_PATH.read_text())["instances"][0]
+    assert "disable_generic_tags" not in instance
+    assert "exclude_hostname" not in instance
+    assert "reported_hostname" not in instance  # per host, at render time

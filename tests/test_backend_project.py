@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from policy import rules
-from tests.harness import ROOT, Declared, RecordingMocks, declare
+from tests.harness import ROOT, Declared, ProgramFailed, RecordingMocks, declare
 
 MAIN = ROOT / "backend" / "__main__.py"
 BUCKET = "aws:s3/bucket:Bucket"
@@ -118,10 +118,79 @@ def test_bucket_and_key_are_protected_and_never_force_destroyed(named):
     assert named.one(BUCKET).props["forceDestroy"] is False
 
 
-def test_the_backend_passes_the_policy_pack(named):
-    found = [(r.typ, name, message) for r in named.resources
+def test_the_backend_passes_the_policy_pack(named, preview_role):
+    found = [(r.typ, name, message) for declared in (named, preview_role) for r in declared.resources
              for name, message in rules.violations(r.typ, r.props)]
     assert found == []
+
+
+# ---------------------------------------------------------------------------------------------
+# The pull-request preview's role (optional)
+
+ROLE = "aws:iam/role:Role"
+OIDC = "aws:iam/openIdConnectProvider:OpenIdConnectProvider"
+
+
+@pytest.fixture(scope="module")
+def preview_role() -> Declared:
+    return _run({"aws:region": "us-east-2", "stateBucketName": "team-pulumi-state",
+                 "githubRepository": "acme/dd-assessment"})
+
+
+def test_no_preview_role_unless_a_repository_is_named(named):
+    assert not named.of_type(ROLE) and not named.of_type(OIDC)
+    assert "previewRoleArn" not in named.outputs
+
+
+def test_preview_role_is_assumable_by_the_repositorys_pull_requests_only(preview_role):
+    provider = preview_role.one(OIDC)
+    assert provider.props["url"] == "https://token.actions.githubusercontent.com"
+    assert provider.props["clientIdLists"] == ["sts.amazonaws.com"]
+    role = preview_role.one(ROLE)
+    assert json.loads(role.props["assumeRolePolicy"])["Statement"] == [{
+        "Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
+        "Principal": {"Federated": f"arn:aws:iam:us-east-2:123456789012:{provider.name}"},
+        "Condition": {"StringEquals": {
+            "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+            "token.actions.githubusercontent.com:sub": "repo:acme/dd-assessment:pull_request"}}}]
+    assert preview_role.outputs["previewRoleArn"] == f"arn:aws:iam:us-east-2:123456789012:{role.name}"
+
+
+def test_preview_role_reads_the_state_and_reaches_only_the_stacks_hosts(preview_role):
+    bucket = f"arn:aws:s3:us-east-2:123456789012:{preview_role.one(BUCKET).name}"
+    key = f"arn:aws:kms:us-east-2:123456789012:{preview_role.one(KEY).name}"
+    (policy,) = preview_role.of_type("aws:iam/rolePolicy:RolePolicy")
+    assert policy.props["role"] == f"{preview_role.one(ROLE).name}-id"
+    assert json.loads(policy.props["policy"])["Statement"] == [
+        {"Sid": "ReadState", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket},
+        {"Sid": "ReadCheckpoints", "Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{bucket}/*"},
+        {"Sid": "DecryptStateAndSecrets", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": key},
+        {"Sid": "ProgramLookups", "Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"},
+        {"Sid": "SshToTheStacksHosts", "Effect": "Allow", "Action": "ssm:StartSession",
+         "Resource": "arn:aws:ec2:us-east-2:*:instance/*",
+         "Condition": {"StringEquals": {"ssm:resourceTag/project": "dd-assessment",
+                                        "ssm:resourceTag/stack": "test"}}},
+        {"Sid": "SshDocument", "Effect": "Allow", "Action": "ssm:StartSession",
+         "Resource": "arn:aws:ssm:us-east-2::document/AWS-StartSSHSession"},
+    ]
+    assert not preview_role.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")  # no managed policy
+
+
+def test_an_existing_github_provider_is_reused_and_another_stack_can_be_previewed():
+    existing = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
+    declared = _run({"aws:region": "us-east-2", "stateBucketName": "b", "githubRepository": "acme/demo",
+                     "githubOidcProviderArn": existing, "previewStack": "staging"})
+    assert not declared.of_type(OIDC)
+    trust = json.loads(declared.one(ROLE).props["assumeRolePolicy"])["Statement"][0]
+    assert trust["Principal"] == {"Federated": existing}
+    policy = json.loads(declared.one("aws:iam/rolePolicy:RolePolicy").props["policy"])
+    (hosts,) = [s for s in policy["Statement"] if s["Sid"] == "SshToTheStacksHosts"]
+    assert hosts["Condition"]["StringEquals"]["ssm:resourceTag/stack"] == "staging"
+
+
+def test_a_malformed_repository_is_refused_naming_the_key():
+    with pytest.raises(ProgramFailed, match="githubRepository: 'https://github.com/acme/demo' is not '<owner>/<repo>'"):
+        _run({"aws:region": "us-east-2", "githubRepository": "https://github.com/acme/demo"})
 
 
 def test_project_file_uses_its_own_venv():

@@ -323,3 +323,9 @@ def test_without_sunday_nights_monday_small_hours_would_page(monkeypatch):
 def test_weekend_recurrence_does_not_depend_on_the_weeknight_settings():
     assert weekend_recurrence(QuietHours(evening=time(22), morning=time(6))) == weekend_recurrence(QuietHours())
     assert weeknight_recurrence(QuietHours(evening=time(22), morning=time(6, 30))).duration == "510m"
+
+
+@pytest.mark.parametrize("handles", [("ops@example.com",), "@ops@example.com", ("@a b",)])
+def test_notify_handles_must_be_handles(handles):
+    with pytest.raises(ValueError, match="notify_handles"):
+        DowntimesArgs(monitor_id=1, notify_handles=handles)

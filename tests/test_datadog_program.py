@@ -1,13 +1,13 @@
 """The Datadog objects as the program declares them from its settings."""
 
+import argparse
 import json
 import time
 
 import pytest
-
 import yaml
 
-from tests.harness import BASE_CONFIG, ROOT, Declared, evaluate, is_secret
+from tests.harness import BASE_CONFIG, LAUNCH_TIME, ROOT, Declared, evaluate, is_secret
 
 MONITOR = "datadog:index/monitor:Monitor"
 SCHEDULE = "datadog:index/downtimeSchedule:DowntimeSchedule"
@@ -53,8 +53,21 @@ def test_downtimes_follow_the_settings_and_silence_the_monitor(declared):
     assert not declared.of_type("datadog:index/downtime:Downtime")
 
 
+def test_downtime_messages_notify_the_handles(declared):
+    # The exercise: "make sure that your email is notified when you schedule the downtime".
+    messages = {r.name: r.props["message"] for r in declared.of_type(SCHEDULE)}
+    assert messages == {
+        "dd-assessment-test-quiet-hours-weeknights":
+            "Weeknight quiet hours (20:30-07:15 Europe/Paris): notifications muted. "
+            "@ops@example.com @slack-alerts",
+        "dd-assessment-test-quiet-hours-weekend":
+            "Weekend quiet hours (Saturday 00:00 to Monday 00:00 Europe/Paris): notifications "
+            "muted. @ops@example.com @slack-alerts",
+    }
+
+
 def test_dashboard_covers_every_host_and_its_url_is_exported(declared):
-    dashboard = declared.one("datadog:index/dashboard:Dashboard").props
+    dashboard = declared.named("dd-assessment-test-dashboard").props
     (variable,) = dashboard["templateVariables"]
     assert variable["availableValues"] == ["dd-assessment-test-0", "dd-assessment-test-1"]
     queries = [q["metricQuery"]["query"] for w in dashboard["widgets"]
@@ -79,6 +92,40 @@ def test_two_evaluations_seconds_apart_declare_identical_datadog_inputs():
 def test_no_datadog_key_in_plain_outputs(declared):
     flat = json.dumps(declared.outputs)
     assert BASE_CONFIG["datadog:apiKey"] not in flat and BASE_CONFIG["datadog:appKey"] not in flat
+
+
+def test_outputs_the_operator_tools_read(declared):
+    outputs = declared.outputs
+    assert outputs["dashboardId"] == "dd-assessment-test-dashboard-id"
+    assert outputs["downtimeIds"] == {"weeknights": "dd-assessment-test-quiet-hours-weeknights-id",
+                                      "weekend": "dd-assessment-test-quiet-hours-weekend-id"}
+    assert (outputs["service"], outputs["env"], outputs["datadogSite"]) == ("my-flask-app", "test", "datadoghq.eu")
+    assert outputs["hostTags"] == ["tier:database", "env:test", "region:us-east-2", "role:database",
+                                   "name:dd-assessment-test"]
+    assert outputs["checkIntervalSeconds"] == 45
+    assert outputs["monitorOptions"] == {"warningThreshold": 300, "criticalThreshold": 900, "noDataMinutes": 15}
+    assert (outputs["timezone"], outputs["notifyHandles"]) == ("Europe/Paris", ["@ops@example.com", "@slack-alerts"])
+    # Each host's launch time is the one EC2 reports for that host's own instance.
+    assert outputs["launchTimes"] == {"dd-assessment-test-0": LAUNCH_TIME, "dd-assessment-test-1": LAUNCH_TIME}
+    assert sorted(args["instanceId"] for token, args in declared.calls
+                  if token == "aws:ec2/getInstance:getInstance") == [
+        "dd-assessment-test-0-instance-id", "dd-assessment-test-1-instance-id"]
+
+
+def test_the_operator_tools_accept_the_programs_outputs(declared, tmp_path):
+    """What `make verify` / `make snapshot` require is what the program exports, with the JSON
+    types the tests' stand-in stack uses (serviceDashboardId comes with the service dashboard)."""
+    from ops import snapshot, verify
+    from ops.common import load_stack
+    from tests.datadog_standin import outputs as standin_outputs
+
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(declared.outputs))
+    for tool in (verify, snapshot):
+        args = argparse.Namespace(stack="test", outputs=path)
+        assert load_stack(args, tool.REQUIRED_OUTPUTS, env={}).outputs == declared.outputs
+    sample = {k: v for k, v in standin_outputs().items() if k != "serviceDashboardId"}
+    assert {k: type(v) for k, v in sample.items()} == {k: type(declared.outputs[k]) for k in sample}
 
 
 # --- the defaults, as README.md documents them and the program deploys them ------------------------

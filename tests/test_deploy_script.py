@@ -84,6 +84,10 @@ exit 0
 
 AWS_STUB = r"""#!/usr/bin/env bash
 printf 'aws %q ' "$@" >>"$STUB_DIR/aws-calls"
+if [[ $1 == --version ]]; then
+  echo "${STUB_AWS_VERSION:-aws-cli/2.31.9 Python/3.13.7 Linux/6.8.0 exe/x86_64.ubuntu.24}"
+  exit 0
+fi
 if [[ ${STUB_AWS_OK:-1} == 1 ]]; then
   echo "123456789012 arn:aws:iam::123456789012:user/alice AIDAEXAMPLE"
   exit 0
@@ -94,6 +98,14 @@ exit 253
 
 CURL_STUB = """#!/usr/bin/env bash
 echo 198.51.100.7
+"""
+
+SSH_STUB = """#!/usr/bin/env bash
+echo "${STUB_SSH_VERSION:-OpenSSH_9.6p1 Ubuntu-3ubuntu13.5, OpenSSL 3.0.13 30 Jan 2024}" >&2
+"""
+
+PLUGIN_STUB = """#!/usr/bin/env bash
+echo 1.2.835.0
 """
 
 
@@ -182,6 +194,8 @@ def box(tmp_path) -> Sandbox:
     _executable(bin_dir / "pulumi", PULUMI_STUB)
     _executable(bin_dir / "aws", AWS_STUB)
     _executable(bin_dir / "curl", CURL_STUB)
+    _executable(bin_dir / "ssh", SSH_STUB)
+    _executable(bin_dir / "session-manager-plugin", PLUGIN_STUB)
     env = {"PATH": str(bin_dir), "HOME": str(home), "STUB_DIR": str(stub), "LANG": "C.UTF-8"}
     return Sandbox(project, home, stub, bin_dir, env)
 
@@ -195,7 +209,7 @@ def test_fresh_project_logs_in_to_a_local_backend_creates_the_stack_asks_and_dep
     result = box.run("up", answers=[
         "correct horse battery", "correct horse battery",  # passphrase, twice for a new stack
         "",  # use ~/.ssh/id_ed25519.pub as sshPublicKey
-        "",  # accept the caller's address (from checkip) as sshAllowedCidrs
+        "",  # accept the caller's address (from checkip) as appAllowedCidrs (no SSH port under ssm)
         "@ops@example.com, @slack-alerts",  # notifyHandles
         "dd-api-key-typed", "dd-app-key-typed",  # Datadog keys
     ])
@@ -206,7 +220,7 @@ def test_fresh_project_logs_in_to_a_local_backend_creates_the_stack_asks_and_dep
         ["stack", "select", "test"],
         ["stack", "init", "test"],
         ["config", "set", "--stack", "test", "sshPublicKey", PUBLIC_KEY],
-        ["config", "set", "--stack", "test", "--path", "sshAllowedCidrs[0]", "198.51.100.7/32"],
+        ["config", "set", "--stack", "test", "--path", "appAllowedCidrs[0]", "198.51.100.7/32"],
         ["config", "set", "--stack", "test", "--path", "notifyHandles[0]", "@ops@example.com"],
         ["config", "set", "--stack", "test", "--path", "notifyHandles[1]", "@slack-alerts"],
         ["config", "set", "--stack", "test", "--secret", "datadog:apiKey"],
@@ -269,7 +283,7 @@ def test_without_a_terminal_missing_config_is_listed_as_commands(box):
     result = box.run("up")
     assert result.returncode != 0
     expected = [
-        "pulumi config set --stack test --path 'sshAllowedCidrs[0]' \"$(curl -s https://checkip.amazonaws.com)/32\"",
+        "pulumi config set --stack test --path 'appAllowedCidrs[0]' \"$(curl -s https://checkip.amazonaws.com)/32\"",
         f"pulumi config set --stack test sshPublicKey \"$(cat {box.home}/.ssh/id_ed25519.pub)\"",
         "pulumi config set --stack test --path 'notifyHandles[0]' @you@example.com",
         "pulumi config set --stack test --secret datadog:apiKey",
@@ -342,22 +356,78 @@ def test_no_aws_credentials_with_the_aws_cli(box):
     assert box.calls() == []  # checked before any backend is touched
 
 
-def test_no_aws_credentials_and_no_aws_cli(box):
+def test_no_aws_cli(box):
     box.complete()
     box.without("aws")
+    box.env.update(AWS_PROFILE="demo", PULUMI_CONFIG_PASSPHRASE="pass")  # credentials alone: not enough
     message = _refused(box)
-    assert "AWS credentials: none found" in message
-    assert "aws configure" in message and "AWS_ACCESS_KEY_ID" in message and "AWS_PROFILE" in message
-    # An AWS profile (or keys in the environment) is enough without the CLI.
-    box.env.update(AWS_PROFILE="demo", PULUMI_CONFIG_PASSPHRASE="pass")
-    assert box.run("up", "--yes").returncode == 0
+    assert "AWS CLI: not on PATH (the readiness gate and Session Manager run it)" in message
+    assert "https://awscli.amazonaws.com/awscli-exe-linux-x86_64.zip" in message
+    assert "brew install awscli" in message
+
+
+def test_aws_cli_version_1_is_refused(box):
+    box.complete()
+    box.env["STUB_AWS_VERSION"] = "aws-cli/1.29.62 Python/3.11.4 Linux/6.1.0 botocore/1.31.62"
+    message = _refused(box)
+    assert 'AWS CLI: version 2 needed, found "aws-cli/1.29.62"' in message
+
+
+@pytest.mark.parametrize("version, refused", [
+    ("OpenSSH_8.4p1 Debian-5+deb11u3, OpenSSL 1.1.1w  11 Sep 2023", True),
+    ("OpenSSH_8.5p1, OpenSSL 1.1.1k  25 Mar 2021", False),
+    ("OpenSSH_10.0p2, LibreSSL 3.3.6", False),
+])
+def test_openssh_must_know_known_hosts_command(box, version, refused):
+    box.complete()
+    box.env.update(STUB_SSH_VERSION=version, PULUMI_CONFIG_PASSPHRASE="pass")
+    if refused:
+        message = _refused(box)
+        assert f"OpenSSH client: {version.split(',')[0]} is too old; 8.5 or newer" in message
+    else:
+        assert box.run("up", "--yes").returncode == 0
 
 
 def test_all_missing_tools_are_reported_together(box):
     box.without("pulumi")
     box.without("aws")
+    box.without("ssh")
     message = _refused(box)
-    assert "Pulumi CLI is not on PATH" in message and "AWS credentials: none found" in message
+    assert "Pulumi CLI is not on PATH" in message and "AWS CLI: not on PATH" in message
+    assert "OpenSSH client: `ssh` not found" in message
+
+
+def test_session_manager_plugin_is_required_under_ssm_only(box):
+    box.complete()
+    box.without("session-manager-plugin")
+    box.env["PULUMI_CONFIG_PASSPHRASE"] = "pass"
+    message = _refused(box)
+    assert "Session Manager plugin: not on PATH" in message
+    assert "brew install --cask session-manager-plugin" in message
+    assert ("curl -fsSLo /tmp/session-manager-plugin.deb https://s3.amazonaws.com/session-manager-downloads"
+            "/plugin/latest/ubuntu_64bit/session-manager-plugin.deb && sudo dpkg -i") in message
+    assert "pulumi config set --stack test hostAccess ssh" in message
+    box.set_config(hostAccess="ssh")
+    assert box.run("up", "--yes").returncode == 0
+
+
+def test_a_new_stack_is_checked_for_the_plugin_before_it_is_created(box):
+    box.ssh_keys()
+    box.without("session-manager-plugin")
+    box.env["PULUMI_CONFIG_PASSPHRASE"] = "pass"
+    assert "Session Manager plugin: not on PATH" in _refused(box, "preview")
+    assert not [c for c in box.calls() if c[:2] == ["stack", "init"]]
+
+
+def test_with_ssh_access_the_ssh_cidrs_are_asked_for(box):
+    box.complete()
+    (box.stub / "config" / "sshAllowedCidrs").unlink()
+    box.set_config(hostAccess="ssh")
+    box.env["PULUMI_CONFIG_PASSPHRASE"] = "pass"
+    assert "--path 'sshAllowedCidrs[0]'" in _refused(box, "up", "--yes")
+    result = box.run("up", "--yes", answers=["203.0.113.10/32, 2001:db8::/48"])
+    assert result.returncode == 0, result.stderr
+    assert box.config("sshAllowedCidrs") == ["203.0.113.10/32", "2001:db8::/48"]
 
 
 def test_no_datadog_keys(box):

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.harness import BASE_CONFIG, Declared, evaluate
+from tests.harness import BASE_CONFIG, GATE_HOST_KEY, Declared, evaluate
 
 INSTANCE = "aws:ec2/instance:Instance"
 SECRET_VALUES = ("GeneratedPassw0rdForTestsOnly123", BASE_CONFIG["datadog:apiKey"],
@@ -19,6 +19,11 @@ def one_host() -> Declared:
 @pytest.fixture(scope="module")
 def three_hosts() -> Declared:
     return evaluate({"hostCount": "3", "amiId": None, "appAllowedCidrs": ["0.0.0.0/0", "::/0"]})
+
+
+@pytest.fixture(scope="module")
+def ssh_access() -> Declared:
+    return evaluate({"hostAccess": "ssh", "hostCount": "2"})
 
 
 def test_a_host_per_host_count_with_deterministic_names(one_host, three_hosts):
@@ -63,36 +68,51 @@ def _rules(declared: Declared, direction: str) -> list[dict]:
     return declared.one("aws:ec2/securityGroup:SecurityGroup").props[direction]
 
 
-def test_firewall_admits_ssh_and_http_only_from_the_configured_cidrs(one_host, three_hosts):
-    ingress = _rules(one_host, "ingress")
+def test_by_default_the_firewall_admits_http_only_and_no_ssh_at_all(one_host, three_hosts):
+    (http,) = _rules(one_host, "ingress")
+    assert (http["fromPort"], http["toPort"], http["protocol"]) == (80, 80, "tcp")
+    assert (http["cidrBlocks"], http["ipv6CidrBlocks"]) == (["203.0.113.10/32"], [])  # sshAllowedCidrs
+    (http,) = _rules(three_hosts, "ingress")
+    assert (http["cidrBlocks"], http["ipv6CidrBlocks"]) == (["0.0.0.0/0"], ["::/0"])
+    group = one_host.one("aws:ec2/securityGroup:SecurityGroup").props
+    assert group["tags"]["hostAccess"] == "ssm"  # what the policy pack holds the group to
+
+
+def test_the_app_alone_may_be_configured_under_session_manager():
+    declared = evaluate({"sshAllowedCidrs": None, "appAllowedCidrs": ["198.51.100.0/24"]})
+    (http,) = _rules(declared, "ingress")
+    assert (http["fromPort"], http["cidrBlocks"]) == (80, ["198.51.100.0/24"])
+
+
+def test_with_ssh_access_the_firewall_admits_ssh_from_its_cidrs(ssh_access):
+    ingress = _rules(ssh_access, "ingress")
     assert sorted((r["fromPort"], r["toPort"], r["protocol"]) for r in ingress) == [
         (22, 22, "tcp"), (80, 80, "tcp")]
     for rule in ingress:
         assert rule["cidrBlocks"] == ["203.0.113.10/32"]  # app CIDRs default to the SSH ones
         assert rule["ipv6CidrBlocks"] == []
-    http = next(r for r in _rules(three_hosts, "ingress") if r["fromPort"] == 80)
-    assert (http["cidrBlocks"], http["ipv6CidrBlocks"]) == (["0.0.0.0/0"], ["::/0"])
-    ssh = next(r for r in _rules(three_hosts, "ingress") if r["fromPort"] == 22)
-    assert ssh["cidrBlocks"] == ["203.0.113.10/32"]
+    assert ssh_access.one("aws:ec2/securityGroup:SecurityGroup").props["tags"]["hostAccess"] == "ssh"
 
 
-def test_postgres_docker_api_and_trace_port_are_never_exposed(three_hosts):
-    for rule in _rules(three_hosts, "ingress"):
+def test_postgres_docker_api_and_trace_port_are_never_exposed(three_hosts, ssh_access):
+    for rule in _rules(three_hosts, "ingress") + _rules(ssh_access, "ingress"):
         for port in (5432, 2375, 2376, 8125, 8126):
             assert not rule["fromPort"] <= port <= rule["toPort"]
 
 
-def test_every_rule_is_described(one_host):
-    for rule in _rules(one_host, "ingress") + _rules(one_host, "egress"):
-        assert rule["description"].strip()
-    assert one_host.one("aws:ec2/securityGroup:SecurityGroup").props["description"].strip()
+def test_every_rule_is_described(one_host, ssh_access):
+    for declared in (one_host, ssh_access):
+        for rule in _rules(declared, "ingress") + _rules(declared, "egress"):
+            assert rule["description"].strip()
+        assert declared.one("aws:ec2/securityGroup:SecurityGroup").props["description"].strip()
 
 
 def test_instance_is_hardened(three_hosts):
     for instance in three_hosts.of_type(INSTANCE):
         props = instance.props
         assert props["metadataOptions"] == {"httpEndpoint": "enabled", "httpTokens": "required",
-                                            "httpPutResponseHopLimit": 2}
+                                            "httpPutResponseHopLimit": 2,
+                                            "instanceMetadataTags": "enabled"}
         root = props["rootBlockDevice"]
         assert (root["volumeType"], root["encrypted"], root["deleteOnTermination"]) == ("gp3", True, True)
         assert props["instanceType"] == "t3.micro"
@@ -191,9 +211,35 @@ def test_children_are_parented_to_their_component(three_hosts):
             assert "$dd-assessment:" in resource.parent, resource.name
 
 
+def test_the_images_the_host_pulls_at_boot_are_named_by_its_tags(one_host, three_hosts):
+    for instance in three_hosts.of_type(INSTANCE):
+        tags = instance.props["tags"]
+        assert tags["agentImage"] == "gcr.io/datadoghq/agent:7.83.1"
+        assert tags["appBaseImage"] == "python:3.12.14-slim-trixie"  # app/Dockerfile's FROM
+    # A new Agent version changes a tag, never the user-data (which would replace the host).
+    newer = evaluate({"agentVersion": "7.84.0"}).one(INSTANCE).props
+    assert newer["tags"]["agentImage"] == "gcr.io/datadoghq/agent:7.84.0"
+    assert newer["userData"] == one_host.one(INSTANCE).props["userData"]
+
+
 def test_outputs_tell_the_user_how_to_reach_each_host(three_hosts):
     ips = three_hosts.outputs["publicIps"]
     assert len(ips) == 3 and all(ips)
+    assert three_hosts.outputs["instanceIds"] == [f"dd-assessment-test-{n}-instance-id" for n in range(3)]
+    assert three_hosts.outputs["sshHostKeys"] == [GATE_HOST_KEY] * 3
+    key = BASE_CONFIG["sshPrivateKeyPath"]
     assert three_hosts.outputs["sshCommands"] == [
-        f"ssh -i {BASE_CONFIG['sshPrivateKeyPath']} ec2-user@{ip}" for ip in ips]
+        f"ssh -i {key} -o IdentitiesOnly=yes -o 'ProxyCommand=aws ssm start-session --target "
+        f"dd-assessment-test-{n}-instance-id --document-name AWS-StartSSHSession --parameters "
+        "portNumber=%p --region us-east-2' -o StrictHostKeyChecking=yes -o UserKnownHostsFile=/dev/null "
+        f"-o GlobalKnownHostsFile=/dev/null -o 'KnownHostsCommand=/bin/echo %H {GATE_HOST_KEY}' "
+        f"ec2-user@dd-assessment-test-{n}-instance-id" for n in range(3)]
     assert three_hosts.outputs["appUrls"] == [f"http://{ip}/" for ip in ips]
+
+
+def test_with_ssh_access_the_commands_go_to_the_public_address(ssh_access):
+    key = BASE_CONFIG["sshPrivateKeyPath"]
+    assert ssh_access.outputs["sshCommands"] == [
+        f"ssh -i {key} -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=/dev/null "
+        f"-o GlobalKnownHostsFile=/dev/null -o 'KnownHostsCommand=/bin/echo %H {GATE_HOST_KEY}' "
+        f"ec2-user@{ip}" for ip in ssh_access.outputs["publicIps"]]

@@ -109,6 +109,21 @@ CASES = [
      {"ipProtocol": "tcp", "fromPort": 2376, "toPort": 2376, "cidrIpv4": "0.0.0.0/0"},
      "2376 (the Docker API (TLS))"),
     (rules.validate_no_open_admin_ports, VPC_IN, {"ipProtocol": "-1", "cidrIpv6": "::/0"}, "22 (SSH)"),
+    # No SSH port under Session Manager access
+    (rules.validate_no_ssh_under_session_manager, SG,
+     {"ingress": [sg_in(80, cidrs=["0.0.0.0/0"])], "tags": {**TAGS, "hostAccess": "ssm"}}, None),
+    (rules.validate_no_ssh_under_session_manager, SG,
+     {"ingress": [sg_in(22, cidrs=["203.0.113.10/32"])], "tags": {**TAGS, "hostAccess": "ssh"}}, None),
+    (rules.validate_no_ssh_under_session_manager, SG,
+     {"ingress": [sg_in(80, cidrs=["0.0.0.0/0"]), sg_in(22, cidrs=["203.0.113.10/32"])],
+      "tags": {**TAGS, "hostAccess": "ssm"}},
+     "ingress[1] admits port 22 although hosts are reached through Session Manager"),
+    (rules.validate_no_ssh_under_session_manager, SG,
+     {"ingress": [sg_in(0, protocol="-1", cidrs=["10.0.0.0/8"])], "tags": {"hostAccess": "ssm"}},
+     "ingress[0] admits port 22"),
+    (rules.validate_no_ssh_under_session_manager, VPC_IN,
+     {"ipProtocol": "tcp", "fromPort": 20, "toPort": 30, "cidrIpv4": "10.0.0.0/8",
+      "tags": {"hostAccess": "ssm"}}, "the ingress rule admits port 22"),
     # Secrets in user-data
     (rules.validate_no_secrets_in_user_data, I, {"userData": SAFE_USER_DATA}, None),
     (rules.validate_no_secrets_in_user_data, I, {"userData": "#!/bin/bash\nDB_PASSWORD=hunter22\n"},
@@ -252,6 +267,7 @@ def test_the_program_violates_no_rule(one_host, three_open_hosts):
     assert one_host.resources
     assert _all_violations(one_host) == []
     assert _all_violations(three_open_hosts) == []
+    assert _all_violations(evaluate({"hostAccess": "ssh"})) == []
 
 
 def test_the_rules_see_the_programs_resources(three_open_hosts):
@@ -275,6 +291,16 @@ def test_the_rules_see_the_programs_resources(three_open_hosts):
     monitor = three_open_hosts.of_type(rules.MONITOR)[0].props
     silent = {**monitor, "message": re.sub(r"@\S+", "", monitor["message"])}
     assert rules.validate_monitor_notifies(rules.MONITOR, silent)
+
+    # The hosts' security group says it is reached through Session Manager, and an SSH rule
+    # slipped into it would be reported.
+    group = three_open_hosts.one(rules.SECURITY_GROUP).props
+    assert group["tags"][rules.ACCESS_TAG] == "ssm"
+    ssh = {**group["ingress"][0], "fromPort": 22, "toPort": 22, "cidrBlocks": ["203.0.113.10/32"],
+           "ipv6CidrBlocks": []}
+    with_ssh = {**group, "ingress": [*group["ingress"], ssh]}
+    assert {name for name, _ in rules.violations(rules.SECURITY_GROUP, with_ssh)} == {
+        "no-ssh-ingress-under-session-manager"}
 
 
 def test_every_type_the_program_tags_is_on_the_taggable_list(three_open_hosts):
@@ -301,7 +327,7 @@ def test_the_pack_builds_every_rule_with_its_enforcement_level(monkeypatch):
     assert names == [rule.name for rule in rules.RULES] and len(set(names)) == len(names)
     levels = {policy.name: policy.enforcement_level for policy in built["policies"]}
     advisory = {"aws-project-stack-tags", "security-group-rules-described",
-                "no-deprecated-datadog-downtime"}
+                "no-deprecated-datadog-downtime", "no-ssh-ingress-under-session-manager"}
     assert {name for name, level in levels.items() if level == EnforcementLevel.ADVISORY} == advisory
     assert all(level == EnforcementLevel.MANDATORY for name, level in levels.items()
                if name not in advisory)

@@ -203,7 +203,8 @@ def test_the_password_read_gives_up_loudly_after_30_attempts(prepared_postgres, 
 def test_the_agents_postgres_integration_config_logs_in(prepared_postgres):
     """The rendered conf.d/postgres.d/conf.yaml, used as the Agent uses it."""
     conf = yaml.safe_load(render_postgres_conf(password=prepared_postgres.password,
-                                               tags=["env:test"]))
+                                               reported_hostname="dd-assessment-test-0",
+                                               env="test", tags=["env:test"]))
     (instance,) = conf["instances"]
     assert instance["port"] == POSTGRES_PORT  # the throwaway cluster listens on a private port
     result = prepared_postgres.as_agent(

@@ -1,17 +1,24 @@
 """The services on each host under mocks: readiness gate, Docker over SSH, Agent and app."""
 
 import json
-import subprocess
 
 import pytest
 import yaml
 
-from components import agent_files
+from components import agent_files, host_access
 from components.app import content_version
-from tests.harness import BASE_CONFIG, ROOT, Declared, evaluate, is_secret
+from tests.harness import (
+    BASE_CONFIG,
+    GATE_HOST_KEY,
+    ROOT,
+    Declared,
+    evaluate,
+    is_secret,
+)
 
 CONTAINER = "docker:index/container:Container"
 PASSWORD = "GeneratedPassw0rdForTestsOnly123"
+ROTATED_JSON_LOGS = ("json-file", {"max-size": "10m", "max-file": "3"})
 
 
 @pytest.fixture(scope="module")
@@ -26,24 +33,57 @@ def _envs(container) -> dict[str, str]:
 @pytest.mark.parametrize("index", [0, 1])
 def test_readiness_gate_runs_before_anything_talks_to_docker(two_hosts, index):
     host = f"dd-assessment-test-{index}"
+    instance_id = f"{host}-instance-id"
+    key = BASE_CONFIG["sshPrivateKeyPath"]
+    proxy = (f"ProxyCommand=aws ssm start-session --target {instance_id} --document-name "
+             "AWS-StartSSHSession --parameters portNumber=%p --region us-east-2")
     gate = two_hosts.named(f"{host}-ready")
     assert gate.typ == "command:local:Command"
     assert gate.props["create"] == "bash scripts/wait-for-cloud-init.sh"
-    assert gate.props["environment"]["SSH_KEY"] == BASE_CONFIG["sshPrivateKeyPath"]
-    assert gate.props["triggers"] == [f"{host}-instance-id"]  # a new instance is waited for again
+    assert gate.props["environment"] == {
+        "HOST_ACCESS": "ssm", "INSTANCE_ID": instance_id, "AWS_REGION": "us-east-2",
+        "DESTINATION": f"ec2-user@{instance_id}",
+        "SSH_OPTIONS": f"-i\n{key}\n-o\nIdentitiesOnly=yes\n-o\n{proxy}"}
+    assert gate.props["triggers"] == [instance_id]  # a new instance is waited for again
     provider = two_hosts.named(f"{host}-docker")
     assert provider.typ == "pulumi:providers:docker"
-    assert provider.inputs["host"] == f"ssh://ec2-user@{gate.props['environment']['HOST']}"
+    assert provider.inputs["host"] == f"ssh://ec2-user@{instance_id}"
     assert any(dep.endswith(f"::{host}-ready") for dep in provider.options["dependencies"])
-    ssh_opts = json.loads(provider.inputs["sshOpts"])
-    assert ssh_opts[:2] == ["-i", BASE_CONFIG["sshPrivateKeyPath"]]
-    assert "StrictHostKeyChecking=yes" in ssh_opts
-    assert "UserKnownHostsFile=~/.ssh/dd-assessment_known_hosts" in ssh_opts
+    # Exactly what pulumi-docker hands to ssh: through Session Manager, only the gate's key.
+    assert json.loads(provider.inputs["sshOpts"]) == [
+        "-i", key, "-o", "IdentitiesOnly=yes", "-o", proxy, "-o", "BatchMode=yes",
+        "-o", "ConnectTimeout=20", "-o", "StrictHostKeyChecking=yes",
+        "-o", "UserKnownHostsFile=/dev/null", "-o", "GlobalKnownHostsFile=/dev/null",
+        "-o", f"KnownHostsCommand=/bin/echo %H {GATE_HOST_KEY}"]
     # Every Docker resource of this host goes through this provider.
     for typ in (CONTAINER, "docker:index/network:Network", "docker:index/image:Image",
                 "docker:index/remoteImage:RemoteImage"):
         mine = [r for r in two_hosts.of_type(typ) if r.name.startswith(f"{host}-")]
         assert mine and all(r.provider.split("::")[-1].startswith(f"{host}-docker") for r in mine)
+
+
+def test_with_ssh_access_docker_goes_to_the_public_address_with_the_key_pinned():
+    declared = evaluate({"hostAccess": "ssh"})
+    ip = declared.outputs["publicIps"][0]
+    gate = declared.one("command:local:Command").props["environment"]
+    assert (gate["HOST_ACCESS"], gate["DESTINATION"]) == ("ssh", f"ec2-user@{ip}")
+    assert "ProxyCommand" not in gate["SSH_OPTIONS"]
+    provider = declared.one("pulumi:providers:docker").inputs
+    assert provider["host"] == f"ssh://ec2-user@{ip}"
+    assert json.loads(provider["sshOpts"]) == [
+        "-i", BASE_CONFIG["sshPrivateKeyPath"], "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+        "-o", "ConnectTimeout=20", "-o", "StrictHostKeyChecking=yes",
+        "-o", "UserKnownHostsFile=/dev/null", "-o", "GlobalKnownHostsFile=/dev/null",
+        "-o", f"KnownHostsCommand=/bin/echo %H {GATE_HOST_KEY}"]
+
+
+def test_a_gate_that_prints_no_host_key_stops_the_deployment():
+    # Whatever reaches KnownHostsCommand must be a key line: anything else is a broken gate.
+    with pytest.raises(ValueError, match="printed 'ready' instead of the host's ssh-ed25519 public key"):
+        host_access.parse_host_key("ready")
+    with pytest.raises(ValueError):
+        host_access.parse_host_key(GATE_HOST_KEY + " %H")
+    assert host_access.parse_host_key(GATE_HOST_KEY + "\n") == GATE_HOST_KEY
 
 
 def test_shared_network_has_the_subnet_postgres_trusts(two_hosts):
@@ -79,6 +119,7 @@ def test_agent_container(two_hosts, index):
     assert (props["pidMode"], props["cgroupnsMode"], props["restart"]) == ("host", "host", "unless-stopped")
     assert props["networksAdvanced"] == [{"name": "dd-assessment", "aliases": ["datadog-agent"]}]
     assert props["healthcheck"]["tests"] == ["CMD", "agent", "health"]
+    assert (props["logDriver"], props["logOpts"]) == ROTATED_JSON_LOGS
     assert agent.options["deleteBeforeReplace"] is True
 
 
@@ -92,6 +133,24 @@ def test_agent_configuration_files_are_the_repo_files(two_hosts):
     assert (postgres["host"], postgres["port"], postgres["username"], postgres["password"]) == (
         "172.30.0.1", 5432, "datadog", PASSWORD)
     assert "env:test" in postgres["tags"]
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_each_hosts_postgres_metrics_carry_its_own_host_name(two_hosts, index):
+    host = f"dd-assessment-test-{index}"
+    agent = two_hosts.named(f"{host}-agent-container")
+    uploads = {u["file"]: u["content"] for u in agent.props["uploads"]}
+    postgres = yaml.safe_load(uploads[agent_files.POSTGRES_CONF_DEST])["instances"][0]
+    assert postgres["reported_hostname"] == host == _envs(agent)["DD_HOSTNAME"]
+
+
+def test_postgres_metrics_get_the_stacks_env_when_host_tags_have_none():
+    declared = evaluate({"hostTags": ["role:database", "tier:database"]})
+    agent = declared.named("dd-assessment-test-0-agent-container")
+    uploads = {u["file"]: u["content"] for u in agent.props["uploads"]}
+    postgres = yaml.safe_load(uploads[agent_files.POSTGRES_CONF_DEST])["instances"][0]
+    assert postgres["tags"] == ["role:database", "tier:database", "env:test"]
+    assert _envs(agent)["DD_ENV"] == "test"
 
 
 def test_secrets_reach_the_agent_only_as_secrets(two_hosts):
@@ -137,7 +196,47 @@ def test_app_container(two_hosts, index):
     assert app.props["ports"] == [{"internal": 8080, "external": 80}]
     assert app.props["networksAdvanced"] == [{"name": "dd-assessment"}]
     assert app.props["restart"] == "unless-stopped"
+    # gunicorn logs a line per request: rotated, not unbounded.
+    assert (app.props["logDriver"], app.props["logOpts"]) == ROTATED_JSON_LOGS
     assert app.options["deleteBeforeReplace"] is True
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_demo_traffic_runs_the_apps_image_against_its_own_hosts_app(two_hosts, index):
+    host = f"dd-assessment-test-{index}"
+    assert two_hosts.named(f"{host}-traffic").typ == "dd-assessment:app:DemoTraffic"
+    traffic = two_hosts.named(f"{host}-traffic-container")
+    props = traffic.props
+    assert props["name"] == "my-flask-app-traffic"
+    assert props["image"] == f"dd-assessment-app:{content_version()}"  # nothing else to pull
+    assert props["command"] == ["python", "/app/traffic.py"]  # not ddtrace-run gunicorn
+    assert _envs(traffic) == {"TRAFFIC_TARGET": "http://my-flask-app:8080",
+                              "TRAFFIC_REQUESTS_PER_MINUTE": "30"}
+    assert props["networksAdvanced"] == [{"name": "dd-assessment"}]
+    assert props["restart"] == "unless-stopped"
+    assert props["healthcheck"] == {"tests": ["CMD", "python", "/app/traffic.py", "--check"],
+                                    "interval": "30s", "timeout": "5s", "startPeriod": "30s",
+                                    "retries": 3}
+    assert (props["logDriver"], props["logOpts"]) == ROTATED_JSON_LOGS
+    assert "ports" not in props  # nothing published
+    assert traffic.options["deleteBeforeReplace"] is True
+    assert traffic.provider.split("::")[-1].startswith(f"{host}-docker")
+    # Created after this host's app container (its URL comes from that container).
+    assert any(dep.endswith(f"::{host}-app-container") for dep in traffic.options["dependencies"])
+
+
+def test_demo_traffic_rate_comes_from_config():
+    declared = evaluate({"demoTraffic": "600"})
+    traffic = declared.named("dd-assessment-test-0-traffic-container")
+    assert _envs(traffic)["TRAFFIC_REQUESTS_PER_MINUTE"] == "600"
+
+
+def test_demo_traffic_zero_declares_no_traffic_container():
+    declared = evaluate({"demoTraffic": "0"})
+    names = [r.name for r in declared.resources]
+    assert not [name for name in names if "traffic" in name], names
+    # Sorted: components register concurrently, so their order is not part of the contract.
+    assert sorted(r.props["name"] for r in declared.of_type(CONTAINER)) == ["datadog-agent", "my-flask-app"]
 
 
 def test_app_version_follows_content_only(tmp_path):
@@ -153,53 +252,11 @@ def test_the_image_listens_where_the_container_publishes():
     assert "EXPOSE 8080" in dockerfile and "0.0.0.0:8080" in dockerfile
 
 
+def test_the_image_holds_the_traffic_script_where_the_traffic_container_runs_it():
+    dockerfile = (ROOT / "app" / "Dockerfile").read_text()
+    assert "WORKDIR /app\n" in dockerfile and "COPY app.py traffic.py ./\n" in dockerfile
+
+
 def test_graviton_hosts_build_arm64_images():
     declared = evaluate({"instanceType": "t4g.small"})
     assert declared.named("dd-assessment-test-0-app-image").props["build"]["platform"] == "linux/arm64"
-
-
-# The gate script itself, with a stand-in `ssh` (no SSH server can be reached here).
-FAKE_SSH = """#!/usr/bin/env bash
-echo "$*" >>"$CALLS"
-n=$(wc -l <"$CALLS")
-if [ "$n" -le "${FAIL_FIRST:-0}" ]; then exit 255; fi
-case "$*" in *"cloud-init status --wait"*) exit "${CLOUD_INIT_EXIT:-0}";; esac
-exit 0
-"""
-
-
-def _gate(tmp_path, **env):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir(exist_ok=True)
-    (bin_dir / "ssh").write_text(FAKE_SSH)
-    (bin_dir / "ssh").chmod(0o755)
-    calls = tmp_path / "calls"
-    calls.write_text("")
-    result = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "wait-for-cloud-init.sh")], capture_output=True, text=True,
-        env={"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path), "HOST": "198.51.100.7",
-             "SSH_KEY": "~/.ssh/id", "KNOWN_HOSTS": "~/.ssh/kh", "CALLS": str(calls),
-             "SSH_PAUSE": "0", "SSH_ATTEMPTS": "5", **env})
-    return result, calls.read_text().splitlines()
-
-
-def test_gate_retries_until_ssh_answers_then_waits_for_cloud_init(tmp_path):
-    result, calls = _gate(tmp_path, FAIL_FIRST="3")
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "ready"
-    assert len(calls) == 5 and calls[-1].endswith("ec2-user@198.51.100.7 cloud-init status --wait")
-    assert f"-i {tmp_path}/.ssh/id" in calls[0]
-    assert f"UserKnownHostsFile={tmp_path}/.ssh/kh" in calls[0]
-    assert "StrictHostKeyChecking=accept-new" in calls[0]
-
-
-def test_gate_accepts_degraded_cloud_init_and_fails_on_a_failed_boot(tmp_path):
-    assert _gate(tmp_path, CLOUD_INIT_EXIT="2")[0].returncode == 0
-    failed, _ = _gate(tmp_path, CLOUD_INIT_EXIT="1")
-    assert failed.returncode == 1 and "cloud-init failed" in failed.stderr
-
-
-def test_gate_gives_up_when_the_host_never_answers(tmp_path):
-    result, calls = _gate(tmp_path, FAIL_FIRST="99")
-    assert result.returncode == 1 and "did not accept SSH" in result.stderr
-    assert len(calls) == 5

@@ -6,7 +6,11 @@ from tests.harness import BASE_CONFIG, PRIVATE_KEY_FILE, evaluate, is_secret, re
 
 BAD_INPUTS = [
     # (config change, key named in the error, words of the fix)
-    ({"sshAllowedCidrs": None}, "sshAllowedCidrs", "pulumi config set --path 'sshAllowedCidrs[0]'"),
+    ({"hostAccess": "vpn"}, "hostAccess", "neither 'ssm'"),
+    ({"hostAccess": "ssh", "sshAllowedCidrs": None}, "sshAllowedCidrs",
+     "required when hostAccess is 'ssh'; set it with `pulumi config set --path 'sshAllowedCidrs[0]'"),
+    ({"sshAllowedCidrs": None}, "appAllowedCidrs",
+     "unless sshAllowedCidrs is set; set it with `pulumi config set --path 'appAllowedCidrs[0]'"),
     ({"sshAllowedCidrs": []}, "sshAllowedCidrs", "at least one CIDR"),
     ({"sshAllowedCidrs": ["203.0.113.300/32"]}, "sshAllowedCidrs", "not a valid CIDR"),
     ({"sshAllowedCidrs": ["203.0.113.10/24"]}, "sshAllowedCidrs", "did you mean '203.0.113.0/24'"),
@@ -41,6 +45,10 @@ BAD_INPUTS = [
     ({"notifyHandles": ["ops@example.com"]}, "notifyHandles", "starts with '@'"),
     ({"quietHours": "7pm-9am"}, "quietHours", "'HH:MM-HH:MM'"),
     ({"quietHours": "19:00-19:00"}, "quietHours", "same minute"),
+    ({"demoTraffic": "601"}, "demoTraffic", "601 is out of range; use 0..600 requests per minute"),
+    ({"demoTraffic": "-1"}, "demoTraffic", "use 0..600 requests per minute (0: no traffic container)"),
+    ({"demoTraffic": "2.5"}, "demoTraffic", "'2.5' is not a whole number; use 0..600"),
+    ({"demoTraffic": "lots"}, "demoTraffic", "'lots' is not a whole number; use 0..600"),
     ({"datadog:apiKey": None}, "datadog:apiKey", "pulumi config set --secret datadog:apiKey"),
     ({"datadog:appKey": None}, "datadog:appKey", "DD_APP_KEY"),
     ({"aws:region": None}, "aws:region", "pulumi config set aws:region"),
@@ -69,7 +77,7 @@ def test_every_problem_is_reported_at_once():
 
 
 def test_lists_may_be_given_as_a_plain_string():
-    declared = evaluate({"sshAllowedCidrs": "203.0.113.10/32, 2001:db8::/48"})
+    declared = evaluate({"hostAccess": "ssh", "sshAllowedCidrs": "203.0.113.10/32, 2001:db8::/48"})
     ingress = declared.one("aws:ec2/securityGroup:SecurityGroup").props["ingress"]
     ssh = next(rule for rule in ingress if rule["fromPort"] == 22)
     assert ssh["cidrBlocks"] == ["203.0.113.10/32"]

@@ -122,6 +122,32 @@ def test_ssh_key_is_written_privately_and_configured():
     assert "${{" not in step["run"]
 
 
+def test_the_preview_can_reach_deployed_hosts_through_session_manager():
+    steps = _steps(_load(PREVIEW)["jobs"]["preview"])
+    (install,) = [s for s in steps if "session-manager-plugin" in s.get("run", "")]
+    # An exact version, its bytes checked before dpkg runs them.
+    assert install["env"]["PLUGIN_VERSION"] == "1.2.835.0"
+    assert re.fullmatch(r"[0-9a-f]{64}", install["env"]["PLUGIN_SHA256"])
+    run = install["run"]
+    assert ("https://s3.amazonaws.com/session-manager-downloads/plugin/$PLUGIN_VERSION/ubuntu_64bit/"
+            "session-manager-plugin.deb") in run
+    assert run.index("sha256sum --check --strict") < run.index("dpkg -i")
+    assert "latest" not in run
+    (preview,) = [s for s in steps if s.get("uses", "").startswith("pulumi/actions@")
+                  and s.get("with", {}).get("command")]
+    assert steps.index(install) < steps.index(preview)
+    # The stack itself says how its hosts are reached.
+    stack = yaml.safe_load((ROOT / "Pulumi.test.yaml").read_text())["config"]
+    assert stack["dd-assessment:hostAccess"] == "ssm"
+
+
+def test_optional_cidrs_are_set_only_when_given():
+    steps = _steps(_load(PREVIEW)["jobs"]["preview"])
+    run = next(s for s in steps if "SSH_PRIVATE_KEY" in s.get("env", {}))["run"]
+    for key, variable in (("appAllowedCidrs", "APP_ALLOWED_CIDRS"), ("sshAllowedCidrs", "SSH_ALLOWED_CIDRS")):
+        assert f'if [ -n "${variable}" ]; then\n  pulumi config set --stack test {key} "${variable}"' in run
+
+
 def test_the_test_job_runs_the_ci_script_as_root():
     steps = _steps(_load(PREVIEW)["jobs"]["test"])
     assert any("sudo" in s.get("run", "") and ".ci/run" in s["run"] for s in steps)

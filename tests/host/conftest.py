@@ -15,7 +15,14 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from hostlib import VENV_BIN
+from hostlib import (
+    APP_ENV,
+    APP_SERVICE,
+    APP_VERSION,
+    VENV_BIN,
+    apm_test_agent,
+    flask_app,
+)
 
 
 @pytest.fixture(scope="session")
@@ -25,3 +32,20 @@ def clean_env() -> dict[str, str]:
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+@pytest.fixture(scope="session")
+def apm_agent(tmp_path_factory, clean_env):
+    """Datadog's APM test agent on a free loopback port: (port, url, process)."""
+    with apm_test_agent(tmp_path_factory.mktemp("agent"), clean_env) as served:
+        yield served
+
+
+@pytest.fixture(scope="session")
+def app(apm_agent, tmp_path_factory, clean_env):
+    """The app as its image runs it (ddtrace-run gunicorn), tracing to `apm_agent`:
+    (port, url, process). Shared by the session: it takes seconds to start."""
+    agent_port, _, _ = apm_agent
+    tags = {"DD_SERVICE": APP_SERVICE, "DD_ENV": APP_ENV, "DD_VERSION": APP_VERSION}
+    with flask_app(agent_port, tags, tmp_path_factory.mktemp("app"), clean_env) as served:
+        yield served

@@ -5,6 +5,7 @@ test directory uses."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess
@@ -26,6 +27,12 @@ VENV_BIN = Path(sys.executable).parent
 
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+
+STARTUP_TIMEOUT = 30
+# The unified service tags the `app` fixture (conftest.py) runs the app with.
+APP_SERVICE = "my-flask-app"
+APP_ENV = "test"
+APP_VERSION = "1.2.3-test"
 
 
 def venv_tool(name: str) -> str:
@@ -110,6 +117,71 @@ def start_process(
     finally:
         fh.close()
     return Process(popen, log)
+
+
+@contextlib.contextmanager
+def serving(argv, *, log, env, port, ready_path, what):
+    """Run `argv` from the app's directory until `ready_path` answers 200; stop it after."""
+    proc = start_process(argv, log=log, env=env, cwd=APP_DIR)
+    url = f"http://127.0.0.1:{port}"
+    try:
+
+        def ready():
+            proc.assert_running(what)
+            return http_get(f"{url}{ready_path}")[0] == 200
+
+        wait_until(ready, timeout=STARTUP_TIMEOUT, what=f"{what} at {ready_path}")
+        yield url, proc
+    finally:
+        proc.stop()
+
+
+@contextlib.contextmanager
+def apm_test_agent(log_dir: Path, env: dict[str, str]):
+    """Datadog's APM test agent on a free loopback port: yields (port, url, process)."""
+    port = free_port()
+    argv = [
+        venv_tool("ddapm-test-agent"),
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        "--otlp-http-port", str(free_port()),
+        "--otlp-grpc-port", str(free_port()),
+    ]  # fmt: skip
+    with serving(argv, log=log_dir / "test-agent.log", env=env, port=port,
+                 ready_path="/test/traces", what="ddapm-test-agent") as (url, proc):
+        yield port, url, proc
+
+
+@contextlib.contextmanager
+def flask_app(agent_port: int, tags: dict[str, str], log_dir: Path, env: dict[str, str]):
+    """The app as app/Dockerfile's CMD runs it (ddtrace-run gunicorn), tracing to the agent at
+    `agent_port`, with the unified service tags `tags` (DD_SERVICE, DD_ENV, DD_VERSION), on a free
+    loopback port: yields (port, url, process)."""
+    argv = dockerfile_cmd()
+    assert argv[0] == "ddtrace-run", argv
+    # Same argv as the image; only the bind address moves to a free loopback port.
+    port = free_port()
+    index, _ = bind_option(argv)
+    argv = list(argv)
+    argv[index] = (
+        f"127.0.0.1:{port}"
+        if not argv[index].startswith("--bind=")
+        else f"--bind=127.0.0.1:{port}"
+    )
+    argv[0] = venv_tool(argv[0])
+    # What the container gets at deploy time (DD_AGENT_HOST=datadog-agent there).
+    env = {**env, "DD_AGENT_HOST": "127.0.0.1", "DD_TRACE_AGENT_PORT": str(agent_port), **tags}
+    with serving(argv, log=log_dir / "app.log", env=env, port=port, ready_path="/healthz",
+                 what="ddtrace-run gunicorn") as (url, proc):
+        yield port, url, proc
+
+
+def agent_spans(agent_url: str) -> list[dict]:
+    """Every span the APM test agent has received so far."""
+    status, body = http_get(f"{agent_url}/test/traces")
+    if status != 200:
+        raise ValueError(f"/test/traces answered {status}: {body[:200]!r}")
+    return [span for trace in json.loads(body) for span in trace]
 
 
 # --- Dockerfile ------------------------------------------------------------------

@@ -1,9 +1,9 @@
 """APM end to end on localhost: the app, started exactly as app/Dockerfile's CMD starts it
-(ddtrace-run gunicorn ...), sends real traces to Datadog's APM test agent."""
+(ddtrace-run gunicorn ...), sends real traces to Datadog's APM test agent. The `app` and
+`apm_agent` fixtures live in conftest.py (test_traffic.py uses them too)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import subprocess
@@ -13,23 +13,20 @@ import pytest
 pytest.importorskip("ddapm_test_agent", reason="host tests: run tests/host/run.sh")
 
 from hostlib import (
-    APP_DIR,
+    APP_ENV,
+    APP_SERVICE,
+    APP_VERSION,
+    agent_spans,
     bind_option,
     dockerfile_cmd,
     dockerfile_healthcheck_cmd,
-    free_port,
     http_get,
     only,
     parse_dockerfile,
-    start_process,
     venv_tool,
     wait_until,
 )
 
-SERVICE = "my-flask-app"
-ENV = "test"
-VERSION = "1.2.3-test"
-STARTUP_TIMEOUT = 30
 TRACE_TIMEOUT = 30
 
 EXPECTED_BODIES = {
@@ -37,78 +34,6 @@ EXPECTED_BODIES = {
     "/api/apm": b"Getting APM Started",
     "/api/trace": b"Posting Traces",
 }
-
-
-@contextlib.contextmanager
-def serving(argv, *, log, env, port, ready_path, what):
-    """Run `argv` from the app's directory until `ready_path` answers 200; stop it after."""
-    proc = start_process(argv, log=log, env=env, cwd=APP_DIR)
-    url = f"http://127.0.0.1:{port}"
-    try:
-
-        def ready():
-            proc.assert_running(what)
-            return http_get(f"{url}{ready_path}")[0] == 200
-
-        wait_until(ready, timeout=STARTUP_TIMEOUT, what=f"{what} at {ready_path}")
-        yield url, proc
-    finally:
-        proc.stop()
-
-
-@pytest.fixture(scope="module")
-def apm_agent(tmp_path_factory, clean_env):
-    port = free_port()
-    argv = [
-        venv_tool("ddapm-test-agent"),
-        "--host", "127.0.0.1",
-        "--port", str(port),
-        "--otlp-http-port", str(free_port()),
-        "--otlp-grpc-port", str(free_port()),
-    ]  # fmt: skip
-    log = tmp_path_factory.mktemp("agent") / "test-agent.log"
-    with serving(argv, log=log, env=clean_env, port=port, ready_path="/test/traces",
-                 what="ddapm-test-agent") as (url, proc):
-        yield port, url, proc
-
-
-@pytest.fixture(scope="module")
-def app(apm_agent, tmp_path_factory, clean_env):
-    agent_port, _, _ = apm_agent
-    argv = dockerfile_cmd()
-    assert argv[0] == "ddtrace-run", argv
-    # Same argv as the image; only the bind address moves to a free loopback port.
-    port = free_port()
-    index, _ = bind_option(argv)
-    argv = list(argv)
-    argv[index] = (
-        f"127.0.0.1:{port}"
-        if not argv[index].startswith("--bind=")
-        else f"--bind=127.0.0.1:{port}"
-    )
-    argv[0] = venv_tool(argv[0])
-    env = dict(clean_env)
-    env.update(
-        {
-            # What the container gets at deploy time (DD_AGENT_HOST=datadog-agent there).
-            "DD_AGENT_HOST": "127.0.0.1",
-            "DD_TRACE_AGENT_PORT": str(agent_port),
-            "DD_SERVICE": SERVICE,
-            "DD_ENV": ENV,
-            "DD_VERSION": VERSION,
-        }
-    )
-    log = tmp_path_factory.mktemp("app") / "app.log"
-    with serving(argv, log=log, env=env, port=port, ready_path="/healthz",
-                 what="ddtrace-run gunicorn") as (url, proc):
-        yield port, url, proc
-
-
-def _spans(agent_url: str) -> list[dict]:
-    status, body = http_get(f"{agent_url}/test/traces")
-    if status != 200:
-        raise ValueError(f"/test/traces answered {status}: {body[:200]!r}")
-    return [span for trace in json.loads(body) for span in trace]
 
 
 def test_cmd_binds_the_exposed_port():
@@ -149,7 +74,7 @@ def test_traces_reach_the_agent(app, apm_agent):
 
     def flask_spans():
         app_proc.assert_running("ddtrace-run gunicorn")
-        spans = [s for s in _spans(agent_url) if s.get("name") == "flask.request"]
+        spans = [s for s in agent_spans(agent_url) if s.get("name") == "flask.request"]
         return spans if wanted <= {s.get("resource") for s in spans} else None
 
     try:
@@ -158,15 +83,15 @@ def test_traces_reach_the_agent(app, apm_agent):
         )
     except pytest.fail.Exception:
         print(f"--- app log ---\n{app_proc.output()[-4000:]}")
-        print(f"--- spans seen ---\n{json.dumps(_spans(agent_url), indent=1)[-4000:]}")
+        print(f"--- spans seen ---\n{json.dumps(agent_spans(agent_url), indent=1)[-4000:]}")
         raise
     by_resource = {s["resource"]: s for s in spans}
     for resource in sorted(wanted):
         span = by_resource[resource]
         meta = span.get("meta", {})
-        assert span["service"] == SERVICE, span
-        assert meta.get("env") == ENV, meta
-        assert meta.get("version") == VERSION, meta
+        assert span["service"] == APP_SERVICE, span
+        assert meta.get("env") == APP_ENV, meta
+        assert meta.get("version") == APP_VERSION, meta
         assert meta.get("http.method") == "GET", meta
         assert meta.get("http.status_code") == "200", meta
         assert meta.get("http.route") == resource.split(" ", 1)[1], meta
@@ -189,7 +114,7 @@ def test_the_agents_ignore_list_drops_health_checks_and_nothing_else(app, apm_ag
     ignored = [re.compile(pattern) for pattern in AGENT_IGNORE_RESOURCES.split(",")]
 
     def by_route():
-        spans = [s for s in _spans(agent_url) if s.get("name") == "flask.request"]
+        spans = [s for s in agent_spans(agent_url) if s.get("name") == "flask.request"]
         routes = {s.get("meta", {}).get("http.route"): s["resource"] for s in spans}
         return routes if set(EXPECTED_BODIES) | {"/healthz"} <= set(routes) else None
 
