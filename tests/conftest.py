@@ -57,5 +57,5 @@ def pytest_terminal_summary(terminalreporter, config):
     """A plain `pytest` runs this suite only: say where the rest is."""
     if config.args_source == pytest.Config.ArgsSource.TESTPATHS and not hasattr(config, "workerinput"):
         terminalreporter.write_line(
-            "tests/host (the Agent check, APM, Dockerfile) was not run here: it needs its own venv; "
-            "run `bash tests/host/run.sh` (make test runs both)", yellow=True)
+            "tests/host was not run here (it needs a venv of its own): run `bash tests/host/run.sh`; "
+            "make test runs both", yellow=True)

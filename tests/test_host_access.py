@@ -33,7 +33,7 @@ def server():
         pytest.skip("needs root: sshd runs in a network and mount namespace of its own "
                     "(.ci/run runs the tests as root)")
     if not os.path.exists(openssh_server.SSHD):
-        pytest.skip("OpenSSH server missing: install Debian's `openssh-server` (.ci/run does)")
+        pytest.skip("OpenSSH server missing: install Debian's `openssh-server` (make test does)")
     created = openssh_server.create(STATUS_JSON)
     try:
         created.start()
