@@ -80,7 +80,7 @@ def test_require_full_window_is_set_false_explicitly(props):
 
 def test_notifications_name_the_host_that_triggered(props):
     # include_tags: the notification title carries the triggering group's tags (host:...), so a
-    # page says which host without opening it. The provider's default is true; set on purpose.
+    # page says which host without opening it.
     assert props["includeTags"] is True
 
 
