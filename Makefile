@@ -14,8 +14,10 @@ HOST ?= 0
 
 ## Every test: the program under mocks, the boot files, PostgreSQL, the Agent check, the app,
 ## the policy pack, the workflow and the deploy script.
+# --dist loadgroup: the tests marked xdist_group("agent-network") share one worker, so the
+# throwaway PostgreSQL's network namespace (gateway 172.30.0.1) is set up once per run.
 test: $(VENV)/.installed
-	$(PYTHON) -m pytest -n 2 -q
+	$(PYTHON) -m pytest -n 2 --dist loadgroup -q
 	bash tests/host/run.sh -q
 
 ## Deploy / preview / tear down stack $(STACK): checks prerequisites, picks the backend (a file

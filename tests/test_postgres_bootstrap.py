@@ -8,6 +8,9 @@ import yaml
 from components.agent_files import render_postgres_conf
 from components.design import POSTGRES_PORT
 
+# On the worker of the throwaway cluster's other tests (see tests/test_connection_burst.py).
+pytestmark = pytest.mark.xdist_group("agent-network")
+
 
 def test_datadog_logs_in_from_the_agent_network_with_its_password(prepared_postgres):
     result = prepared_postgres.as_agent("SELECT current_user, inet_client_addr()")
