@@ -110,7 +110,6 @@ pulumi.export("serviceDashboardId", service_dashboard.dashboard_id)
 pulumi.export("monitorId", monitor.monitor_id)
 
 # 6. What `make verify` and `make snapshot` (ops/) check the live org against.
-pulumi.export("dashboardId", dashboard.dashboard_id)
 pulumi.export("downtimeIds", {"weeknights": quiet_hours.weeknights.id, "weekend": quiet_hours.weekend.id})
 pulumi.export("launchTimes", {host.host_name: host.launch_time for host in hosts})
 pulumi.export("service", APP_SERVICE)

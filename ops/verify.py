@@ -267,31 +267,53 @@ def check_apm(ctx: Context) -> Iterator[Result]:
                  seen, ctx.explorer("trace.flask.request.hits", scope))
 
 
-def _dashboard_expectations(ctx: Context) -> list[tuple[str, str, list[tuple[str, Callable[[str], bool]]]]]:
-    service = f"service:{ctx.stack['service']}"
-    return [
-        ("dashboardId", "timeboard", [
+Expectation = tuple[str, Callable[[str], bool]]  # (what to look for, does an expression have it)
+
+
+def dashboard_expectations(service: str) -> dict[str, tuple[str, list[Expectation]]]:
+    """Per dashboard output: its name in the report and the queries the exercise needs on it."""
+    scope = f"service:{service}"
+    return {
+        "dashboardId": ("timeboard", [
             ("my_metric by host", lambda e: "my_metric" in e and "by {host}" in e),
             ("anomalies() over a postgresql.* metric",
              lambda e: re.search(r"anomalies\(.*postgresql\.", e) is not None),
             ("my_metric with .rollup(sum, 3600)",
              lambda e: "my_metric" in e and ".rollup(sum,3600)" in e.replace(" ", "")),
         ]),
-        ("serviceDashboardId", "service dashboard", [
-            (f"trace.flask.request.hits{{{service}}}",
-             lambda e: "trace.flask.request.hits" in e and service in e),
-            (f"trace.flask.request.errors{{{service}}}",
-             lambda e: "trace.flask.request.errors" in e and service in e),
-            (f"p50/p95/p99:trace.flask.request{{{service}}} latency",
+        "serviceDashboardId": ("service dashboard", [
+            (f"trace.flask.request.hits{{{scope}}}",
+             lambda e: "trace.flask.request.hits" in e and scope in e),
+            (f"trace.flask.request.errors{{{scope}}}",
+             lambda e: "trace.flask.request.errors" in e and scope in e),
+            (f"p50/p95/p99:trace.flask.request{{{scope}}} latency",
              lambda e: re.search(r"p(50|75|90|95|99):trace\.flask\.request\{", e) is not None
-             and service in e),
+             and scope in e),
             ("host CPU (system.cpu.*)", lambda e: "system.cpu." in e),
         ]),
-    ]
+    }
+
+
+def with_template_defaults(expression: str, variables: list[dict]) -> str:
+    """`{$service,$env}` as the dashboard shows it on load (`{service:my-flask-app,env:test}`):
+    each template variable with one default value is replaced by `prefix:default`."""
+    for variable in variables:
+        defaults = variable.get("defaults") or ([variable["default"]] if variable.get("default") else [])
+        name, prefix = variable.get("name"), variable.get("prefix")
+        if name and prefix and len(defaults) == 1 and defaults[0] != "*":
+            expression = re.sub(rf"\${re.escape(name)}(?![\w.])", f"{prefix}:{defaults[0]}", expression)
+    return expression
+
+
+def missing_queries(dashboard: Mapping[str, Any], wanted: list[Expectation]) -> list[str]:
+    """What of `wanted` no expression of `dashboard` (API shape) has."""
+    variables = dashboard.get("template_variables") or []
+    found = [with_template_defaults(e, variables) for e in expressions(dashboard.get("widgets") or [])]
+    return [label for label, present in wanted if not any(present(e) for e in found)]
 
 
 def check_dashboards(ctx: Context) -> Iterator[Result]:
-    for output, name, wanted in _dashboard_expectations(ctx):
+    for output, (name, wanted) in dashboard_expectations(ctx.stack["service"]).items():
         expected = "queries: " + "; ".join(label for label, _ in wanted)
         dashboard_id = ctx.stack.get(output)
         if dashboard_id is None:
@@ -305,8 +327,7 @@ def check_dashboards(ctx: Context) -> Iterator[Result]:
             yield Result(name, None, False, expected, f"no dashboard {dashboard_id} (deleted by "
                          "hand? `pulumi refresh` then `make up` recreates it)", link)
             continue
-        found = list(expressions(dashboard.get("widgets") or []))
-        missing = [label for label, present in wanted if not any(present(e) for e in found)]
+        missing = missing_queries(dashboard, wanted)
         seen = (f"missing {'; '.join(missing)}" if missing
                 else f"all {len(wanted)} in {len(dashboard.get('widgets') or [])} widgets")
         yield Result(name, None, not missing, expected, f"'{dashboard.get('title')}': {seen}", link)

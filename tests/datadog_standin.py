@@ -114,47 +114,77 @@ def _timeboard_widgets() -> list[dict]:
 
 
 def _service_widgets() -> list[dict]:
-    """A service-and-host dashboard with a group widget, query values and a timeseries."""
-    scope = "service:my-flask-app,env:test"
-
-    def request(query: str, formula: str = "query1") -> dict:
-        return {"formulas": [{"formula": formula}], "response_format": "scalar",
-                "queries": [{"data_source": "metrics", "name": "query1", "query": query,
-                             "aggregator": "sum"}]}
+    """As components/service_dashboard.py declares them: scoped by template variables."""
+    def timeseries(title: str, queries: list[str], formulas: list[str]) -> dict:
+        return {"definition": {
+            "type": "timeseries", "title": title, "show_legend": True,
+            "requests": [{"display_type": "line", "response_format": "timeseries",
+                          "formulas": [{"formula": formula} for formula in formulas],
+                          "queries": [{"data_source": "metrics", "name": f"query{n}", "query": query}
+                                      for n, query in enumerate(queries, 1)]}]}}
+    apm, hosts = "{$service,$env,$host}", "{$host,$env}"
+    trace = "trace.flask.request"
     return [
-        {"definition": {"type": "group", "layout_type": "ordered", "title": "my-flask-app",
+        {"definition": {"type": "group", "layout_type": "ordered", "title": "Service my-flask-app (test)",
                         "widgets": [
-                            {"definition": {"type": "query_value", "title": "Requests",
-                                            "requests": [request(f"sum:trace.flask.request.hits{{{scope}}}.as_count()")]},
-                             "id": 11},
-                            {"definition": {"type": "query_value", "title": "Errors",
-                                            "requests": [request(f"sum:trace.flask.request.errors{{{scope}}}.as_count()")]},
-                             "id": 12},
-                            {"definition": {"type": "timeseries", "title": "Latency by resource",
-                                            "requests": [{"display_type": "line", "response_format": "timeseries",
-                                                          "formulas": [{"formula": "p50"}, {"formula": "p95"}, {"formula": "p99"}],
-                                                          "queries": [{"data_source": "metrics", "name": f"p{n}",
-                                                                       "query": f"p{n}:trace.flask.request{{{scope}}} by {{resource_name}}"}
-                                                                      for n in (50, 95, 99)]}]},
-                             "id": 13}]},
-         "id": 10},
-        {"definition": {"type": "timeseries", "title": "Host CPU",
-                        "requests": [{"display_type": "line", "response_format": "timeseries",
-                                      "formulas": [{"formula": "query1"}],
-                                      "queries": [{"data_source": "metrics", "name": "query1",
-                                                   "query": "avg:system.cpu.user{$host} by {host}"}]}]},
-         "id": 20},
+                            timeseries("Requests", [f"sum:{trace}.hits{apm} by {{resource_name}}.as_count()"],
+                                       ["query1"]),
+                            timeseries("Errors", [f"sum:{trace}.errors{apm} by {{resource_name}}.as_count()"],
+                                       ["query1"]),
+                            timeseries("Latency", [f"{p}:{trace}{apm} by {{resource_name}}"
+                                                   for p in ("p50", "p95", "p99")],
+                                       ["query1", "query2", "query3"])]}},
+        {"definition": {"type": "group", "layout_type": "ordered", "title": "Hosts", "widgets": [
+            timeseries("CPU used (%)", [f"avg:system.cpu.user{hosts} by {{host}}",
+                                        f"avg:system.cpu.system{hosts} by {{host}}"],
+                       ["query1 + query2"])]}},
     ]
 
 
-def _dashboard(dashboard_id: str, created: float, title: str, widgets: list[dict]) -> dict:
+def _dashboard(dashboard_id: str, created: float, title: str, widgets: list[dict],
+               template_variables: list[dict]) -> dict:
     return {"id": dashboard_id, "title": title, "description": "Managed by Pulumi",
             "author_handle": "frog@datadoghq.com", "author_name": None, "layout_type": "ordered",
             "url": f"/dashboard/{dashboard_id}/dd-assessment-test", "is_read_only": False,
-            "template_variables": [{"name": "host", "prefix": "host", "available_values": HOSTS,
-                                    "defaults": HOSTS}],
-            "widgets": widgets, "notify_list": None, "created_at": _iso(created - 60),
-            "modified_at": _iso(created - 60), "restricted_roles": []}
+            "template_variables": template_variables, "widgets": widgets, "notify_list": None,
+            "created_at": _iso(created - 60), "modified_at": _iso(created - 60),
+            "restricted_roles": []}
+
+
+def _template_variables(*names: str) -> list[dict]:
+    """The dashboards' template variables, as the components declare them (fresh each call)."""
+    every = {"host": {"name": "host", "prefix": "host", "available_values": list(HOSTS),
+                      "defaults": list(HOSTS)},
+             "env": {"name": "env", "prefix": "env", "defaults": ["test"]},
+             "service": {"name": "service", "prefix": "service", "defaults": ["my-flask-app"]}}
+    return [every[name] for name in names]
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
+
+
+def dashboard_from_inputs(props: dict, dashboard_id: str) -> dict:
+    """A dashboard as GET /api/v1/dashboard/{id} returns it, from the inputs the program gives
+    the Datadog provider (camelCase under the mocks): a `<type>Definition` block becomes
+    `definition` with `type`, a `metricQuery` block the query itself, `formulaExpression`
+    `formula` (the API's names, as the provider's dashboard builders map them)."""
+    def convert(node: Any) -> Any:
+        if isinstance(node, list):
+            return [convert(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        converted: dict = {}
+        for key, value in node.items():
+            key = _snake(key)
+            if key.endswith("_definition"):
+                return {"definition": {"type": key.removesuffix("_definition"), **convert(value)}}
+            if key == "metric_query":
+                return convert(value)
+            converted["formula" if key == "formula_expression" else key] = convert(value)
+        return converted
+    return _dashboard(dashboard_id, NOW, props["title"], convert(props["widgets"]),
+                      convert(props.get("templateVariables") or []))
 
 
 def _downtime(downtime_id: str, created: float, rrule: str, start: str, duration: str, message: str) -> dict:
@@ -236,9 +266,9 @@ def healthy(now: float = NOW) -> World:
     return World(
         hosts=hosts, series=series, monitors={MONITOR_ID: monitor},
         dashboards={DASHBOARD_ID: _dashboard(DASHBOARD_ID, launched, "dd-assessment (test): my_metric and PostgreSQL",
-                                             _timeboard_widgets()),
+                                             _timeboard_widgets(), _template_variables("host")),
                     SERVICE_DASHBOARD_ID: _dashboard(SERVICE_DASHBOARD_ID, launched, "dd-assessment (test): service and host",
-                                                     _service_widgets())},
+                                                     _service_widgets(), _template_variables("host", "env", "service"))},
         downtimes={
             # Pinned at deploy time (the Sunday evening before); recurring since.
             DOWNTIMES["weeknights"]: _downtime(DOWNTIMES["weeknights"], launched, "FREQ=WEEKLY;INTERVAL=1;BYDAY=SU,MO,TU,WE,TH,FR",

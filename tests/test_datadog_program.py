@@ -114,7 +114,7 @@ def test_outputs_the_operator_tools_read(declared):
 
 def test_the_operator_tools_accept_the_programs_outputs(declared, tmp_path):
     """What `make verify` / `make snapshot` require is what the program exports, with the JSON
-    types the tests' stand-in stack uses (serviceDashboardId comes with the service dashboard)."""
+    types the tests' stand-in stack uses."""
     from ops import snapshot, verify
     from ops.common import load_stack
     from tests.datadog_standin import outputs as standin_outputs
@@ -124,8 +124,22 @@ def test_the_operator_tools_accept_the_programs_outputs(declared, tmp_path):
     for tool in (verify, snapshot):
         args = argparse.Namespace(stack="test", outputs=path)
         assert load_stack(args, tool.REQUIRED_OUTPUTS, env={}).outputs == declared.outputs
-    sample = {k: v for k, v in standin_outputs().items() if k != "serviceDashboardId"}
+    sample = standin_outputs()
     assert {k: type(v) for k, v in sample.items()} == {k: type(declared.outputs[k]) for k in sample}
+
+
+def test_make_verify_finds_the_exercise_on_the_declared_dashboards(declared):
+    """verify's dashboard check, run on what the program declares (as the API returns it)."""
+    from datadog_api_client.v1.model.dashboard import Dashboard
+
+    from ops.verify import dashboard_expectations, missing_queries
+    from tests.datadog_standin import dashboard_from_inputs, unparsed
+
+    by_id = {f"{r.name}-id": r for r in declared.of_type("datadog:index/dashboard:Dashboard")}
+    for output, (_, wanted) in dashboard_expectations("my-flask-app").items():
+        dashboard = dashboard_from_inputs(by_id[declared.outputs[output]].props, declared.outputs[output])
+        assert not unparsed(Dashboard, json.dumps(dashboard)), output
+        assert missing_queries(dashboard, wanted) == [], output
 
 
 # --- the defaults, as README.md documents them and the program deploys them ------------------------

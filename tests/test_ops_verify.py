@@ -237,6 +237,15 @@ def test_a_service_dashboard_without_latency_fails(standin, ops_env, outputs_fil
         capsys, ops_env, outputs_file, "service dashboard")
 
 
+def test_a_service_dashboard_showing_another_service_by_default_fails(standin, ops_env, outputs_file, capsys):
+    # Its queries are scoped {$service,...}: what it shows is the template variable's default.
+    variables = standin.world.dashboards[dd.SERVICE_DASHBOARD_ID]["template_variables"]
+    variables[2] = {**variables[2], "defaults": ["other-app"]}
+    assert "missing trace.flask.request.hits{service:my-flask-app}; trace.flask.request.errors" \
+           "{service:my-flask-app}; p50/p95/p99:trace.flask.request{service:my-flask-app} latency" \
+           in failing(capsys, ops_env, outputs_file, "service dashboard")
+
+
 def test_outputs_from_before_the_service_dashboard_fail_one_line_not_a_crash(
         standin, ops_env, tmp_path, capsys):
     outputs = write_outputs(tmp_path / "old.json", serviceDashboardId=None)
