@@ -111,7 +111,9 @@ def run_burst(argv: list[str], script: bytes) -> int:
     def request_stop(signum, _frame):
         raise KeyboardInterrupt
 
-    for signum in (signal.SIGTERM, signal.SIGHUP):
+    # SIGINT too, explicitly: Python leaves it ignored when it starts ignored (a job started in
+    # the background), and Ctrl-C must stop the burst however `make load` was started.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, request_stop)
     try:
         ssh.stdin.write(script)

@@ -2,6 +2,7 @@
 cluster of tests/postgres_host.py with Debian's pgbench: the connections rise while it runs,
 nothing it made survives it, one burst at a time, a clean stop on a signal or a closed session."""
 
+import os
 import shutil
 import signal
 import subprocess
@@ -30,12 +31,41 @@ def lock_file(tmp_path) -> Path:
     return tmp_path / "burst.lock"
 
 
+def _default_signals() -> None:
+    """On the host the script starts from sshd and sudo with every signal at its default. A test
+    run started in the background (`make test &`, nohup) would hand it SIGINT or SIGHUP ignored,
+    and a non-interactive bash may not trap a signal ignored on entry: put them back."""
+    for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(signum, signal.SIG_DFL)
+
+
+@pytest.fixture(autouse=True)
+def _no_burst_outlives_its_test():
+    """A failed test must not leave its burst holding connections and the lock for the next."""
+    started: list[subprocess.Popen] = []
+    _STARTED.append(started)
+    yield
+    _STARTED.remove(started)
+    for process in started:
+        for pid in _descendants(process.pid) | {process.pid}:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        process.wait(timeout=10)
+
+
+_STARTED: list[list[subprocess.Popen]] = []
+
+
 def _start(pg, lock_file, *args, stdin=subprocess.DEVNULL, **env) -> subprocess.Popen:
     """The script as `make load` runs it on the host: streamed into `bash -s` as root."""
     process = subprocess.Popen(
         [BASH, "-s", "--", *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True,
+        stderr=subprocess.STDOUT, text=True, preexec_fn=_default_signals,
         env={**pg.env, "BURST_LOCK_FILE": str(lock_file), **env})
+    for started in _STARTED:
+        started.append(process)
     process.stdin.write(SCRIPT.read_text())
     process.stdin.flush()
     if stdin is subprocess.DEVNULL:  # the whole script given, then end of input

@@ -213,12 +213,20 @@ def _connections(pg) -> int:
                             "WHERE datname = 'dd_assessment_load'"))
 
 
+def _sigint(disposition):
+    return lambda: signal.signal(signal.SIGINT, disposition)
+
+
 @ON_THE_CLUSTERS_WORKER
-def test_ctrl_c_stops_the_burst_on_the_host_cleanly(on_the_host, prepared_postgres):
+@pytest.mark.parametrize("inherited", [signal.SIG_DFL, signal.SIG_IGN], ids=["sigint-default",
+                                                                          "sigint-ignored"])
+def test_ctrl_c_stops_the_burst_on_the_host_cleanly(on_the_host, prepared_postgres, inherited):
+    """Ignored is what a job started in the background inherits: Python would then leave Ctrl-C
+    ignored, unless the tool takes SIGINT itself."""
     bin_dir, outputs, env = on_the_host
     # Its own process group, as a terminal's foreground job: Ctrl-C signals the whole group.
     load = _load(bin_dir, "--outputs", str(outputs), "--clients", "3", "--minutes", "2", env=env,
-                 start_new_session=True)
+                 start_new_session=True, preexec_fn=_sigint(inherited))
     deadline = time.monotonic() + 30
     while _connections(prepared_postgres) < 3:
         assert load.poll() is None, load.communicate()
