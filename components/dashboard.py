@@ -43,12 +43,7 @@ class DashboardArgs:
     description: str = "dd-assessment: custom check, PostgreSQL integration, rollup (managed by Pulumi)"
 
     def __post_init__(self) -> None:
-        if not self.title.strip():
-            raise ValueError("dashboard title is empty")
-        if isinstance(self.host_names, str) or not self.host_names:
-            raise ValueError("host_names must be a non-empty sequence of host names")
-        if len(set(self.host_names)) != len(self.host_names) or not all(h.strip() for h in self.host_names):
-            raise ValueError(f"host_names must be distinct and non-empty: {list(self.host_names)}")
+        check_title_and_hosts(self.title, self.host_names)
         for metric in (self.custom_metric, self.postgres_metric):
             if not _METRIC_NAME.match(metric):
                 raise ValueError(f"not a metric name: {metric!r}")
@@ -59,6 +54,16 @@ class DashboardArgs:
         if self.rollup_seconds <= 0:
             raise ValueError("rollup_seconds must be positive")
         app_url(self.site)  # rejects an unknown site now, not at the first output
+
+
+def check_title_and_hosts(title: str, host_names: Sequence[str]) -> None:
+    """What every dashboard here needs: a title, and the stack's hosts for its `host` variable."""
+    if not title.strip():
+        raise ValueError("dashboard title is empty")
+    if isinstance(host_names, str) or not host_names:
+        raise ValueError("host_names must be a non-empty sequence of host names")
+    if len(set(host_names)) != len(host_names) or not all(h.strip() for h in host_names):
+        raise ValueError(f"host_names must be distinct and non-empty: {list(host_names)}")
 
 
 def timeseries(title: str, queries: Sequence[str], formulas: Sequence[str | tuple[str, str]], *,

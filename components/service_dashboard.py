@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_datadog as datadog
 
-from components.dashboard import absolute_url, timeseries
+from components.dashboard import absolute_url, check_title_and_hosts, timeseries
 from components.datadog_provider import app_url
 
 # ddtrace names the root span of a Flask request `flask.request`; the Agent's trace metrics are
@@ -43,10 +43,7 @@ class ServiceDashboardArgs:
     description: str = "dd-assessment: APM service and host metrics (managed by Pulumi)"
 
     def __post_init__(self) -> None:
-        if not self.title.strip():
-            raise ValueError("dashboard title is empty")
-        if isinstance(self.host_names, str) or not self.host_names:
-            raise ValueError("host_names must be a non-empty sequence of host names")
+        check_title_and_hosts(self.title, self.host_names)
         for name, value in (("env", self.env), ("service", self.service),
                             ("agent_container", self.agent_container),
                             ("app_container", self.app_container), ("span_name", self.span_name)):

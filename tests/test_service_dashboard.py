@@ -110,7 +110,8 @@ def test_the_env_follows_the_host_tags():
 
 
 @pytest.mark.parametrize("overrides", [
-    {"host_names": []}, {"host_names": "h"}, {"title": " "}, {"env": ""}, {"env": "a,b"},
+    {"host_names": []}, {"host_names": "h"}, {"host_names": ["h", "h"]}, {"title": " "},
+    {"env": ""}, {"env": "a,b"},
     {"service": "my app"}, {"agent_container": "{x}"}, {"site": "datadoghq.org"},
 ])
 def test_bad_arguments_are_refused(overrides):
