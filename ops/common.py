@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -79,6 +80,20 @@ def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--outputs", metavar="FILE", type=Path,
                         help="read the stack's outputs from FILE (the JSON of `pulumi stack output "
                              "--json --show-secrets`) instead of running the Pulumi CLI")
+
+
+def minutes_argument(maximum: float) -> Callable[[str], float]:
+    """An argparse type: a number of minutes above 0 and at most `maximum` (decimals allowed)."""
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
+        if not 0 < value <= maximum:  # also refuses nan
+            raise argparse.ArgumentTypeError(
+                f"'{raw}' is out of range; use a number of minutes above 0 and at most {maximum:g}")
+        return value
+    return parse
 
 
 def pulumi_json(arguments: list[str], stack: str, env: Mapping[str, str]) -> Any:

@@ -16,7 +16,6 @@ only; never imports the Pulumi SDK.
 from __future__ import annotations
 
 import argparse
-import math
 import shlex
 import signal
 import subprocess
@@ -25,7 +24,13 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from ops.common import CannotCheck, add_stack_arguments, environment, load_stack
+from ops.common import (
+    CannotCheck,
+    add_stack_arguments,
+    environment,
+    load_stack,
+    minutes_argument,
+)
 
 BURST_SCRIPT = Path(__file__).resolve().with_name("connection-burst.sh")
 DEFAULT_CLIENTS = 90
@@ -53,17 +58,6 @@ def _whole_number(low: int):
     return parse
 
 
-def _minutes(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not 0 < value <= MAX_MINUTES:  # also refuses nan
-        raise argparse.ArgumentTypeError(
-            f"'{raw}' is out of range; use a number of minutes above 0 and at most {MAX_MINUTES}")
-    return value
-
-
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # exit 2 with the message, never a traceback
         self.print_usage(sys.stderr)
@@ -79,7 +73,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--clients", type=_whole_number(1), default=DEFAULT_CLIENTS,
                         help=f"connections to hold, at most max_connections - 5 on the host "
                              f"(default {DEFAULT_CLIENTS})")
-    parser.add_argument("--minutes", type=_minutes, default=DEFAULT_MINUTES,
+    parser.add_argument("--minutes", type=minutes_argument(MAX_MINUTES), default=DEFAULT_MINUTES,
                         help=f"how long, above 0 and at most {MAX_MINUTES}; decimals allowed "
                              f"(default {DEFAULT_MINUTES:g})")
     add_stack_arguments(parser)  # --stack (make: STACK), --outputs FILE

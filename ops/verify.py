@@ -36,6 +36,7 @@ from ops.common import (
     datadog_keys,
     environment,
     load_stack,
+    minutes_argument,
     run_tool,
 )
 
@@ -51,6 +52,7 @@ GAP_TOLERANCE = 0.2          # my_metric's median gap may differ this much from 
 MY_METRIC_RANGE = (0, 1000)  # what the custom check submits (agent/checks.d/my_metric.py)
 BUCKET = 5                   # query bucket (s): fine enough to see each my_metric point
 FIRST_METRIC_WINDOW = 2 * 3600  # how long after launch the first my_metric point is looked for
+MAX_WAIT_MINUTES = 180  # --wait
 EVALUATED = ("OK", "Warn", "Alert")  # monitor group states meaning "this host is evaluated"
 
 
@@ -452,16 +454,6 @@ def run_checks(ctx: Context) -> list[Result]:
 
 # ---- the command -----------------------------------------------------------------------------
 
-def _minutes(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number of minutes") from None
-    if not 0 < value <= 180:
-        raise argparse.ArgumentTypeError(f"{text} is out of range; use 0 < MINUTES <= 180")
-    return value
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m ops.verify",
@@ -470,7 +462,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     "cannot check.")
     add_stack_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
-    parser.add_argument("--wait", type=_minutes, metavar="MINUTES",
+    parser.add_argument("--wait", type=minutes_argument(MAX_WAIT_MINUTES), metavar="MINUTES",
                         help="re-check until all pass or MINUTES run out (after `make up`)")
     parser.add_argument("--interval", type=int, default=30, metavar="SECONDS",
                         help="seconds between rounds with --wait (default: 30)")

@@ -348,7 +348,8 @@ def test_wait_rejects_a_non_positive_time(ops_env, outputs_file, capsys):
     with pytest.raises(SystemExit) as exit_:
         verify_tool.main(["--outputs", str(outputs_file), "--wait", "0"], env=ops_env)
     assert exit_.value.code == 2
-    assert "0 is out of range; use 0 < MINUTES <= 180" in capsys.readouterr().err
+    assert "'0' is out of range; use a number of minutes above 0 and at most 180" in \
+        capsys.readouterr().err
 
 
 # ---- cannot check: exit 2 with one line ------------------------------------------------------
