@@ -39,14 +39,15 @@ def _default_signals() -> None:
         signal.signal(signum, signal.SIG_DFL)
 
 
+_STARTED: list[subprocess.Popen] = []  # the bursts the running test started
+
+
 @pytest.fixture(autouse=True)
 def _no_burst_outlives_its_test():
     """A failed test must not leave its burst holding connections and the lock for the next."""
-    started: list[subprocess.Popen] = []
-    _STARTED.append(started)
     yield
-    _STARTED.remove(started)
-    for process in started:
+    while _STARTED:
+        process = _STARTED.pop()
         for pid in _descendants(process.pid) | {process.pid}:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -55,17 +56,13 @@ def _no_burst_outlives_its_test():
         process.wait(timeout=10)
 
 
-_STARTED: list[list[subprocess.Popen]] = []
-
-
 def _start(pg, lock_file, *args, stdin=subprocess.DEVNULL, **env) -> subprocess.Popen:
     """The script as `make load` runs it on the host: streamed into `bash -s` as root."""
     process = subprocess.Popen(
         [BASH, "-s", "--", *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, preexec_fn=_default_signals,
         env={**pg.env, "BURST_LOCK_FILE": str(lock_file), **env})
-    for started in _STARTED:
-        started.append(process)
+    _STARTED.append(process)
     process.stdin.write(SCRIPT.read_text())
     process.stdin.flush()
     if stdin is subprocess.DEVNULL:  # the whole script given, then end of input

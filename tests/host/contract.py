@@ -111,7 +111,7 @@ class Intake:
         return [s for s in self.series if s.metric == query.metric
                 and all(term_holds(term, self.queryable_tags(s)) for term in query.scope)]
 
-    def groups(self, query: MetricQuery, selected: Sequence[Series], key: str) -> set[str]:
+    def groups(self, selected: Sequence[Series], key: str) -> set[str]:
         """The values of `key` the selected series form groups by (`by {key}`)."""
         values: set[str] = set()
         for series in selected:
@@ -137,10 +137,10 @@ def problems(intake: Intake, query_text: str, variables: Sequence[TemplateVariab
         return [f"{query_text!r} selects no series; {query.metric} is sent as {sent or 'nothing'}"]
     found = []
     if "host" in query.group_by:
-        missing = set(hosts) - intake.groups(query, selected, "host")
+        missing = set(hosts) - intake.groups(selected, "host")
         if missing:
             found.append(f"{query_text!r} has no group for host(s) {sorted(missing)}")
     for key in query.group_by:
-        if not intake.groups(query, selected, key):
+        if not intake.groups(selected, key):
             found.append(f"{query_text!r} groups by {key}, which none of its series carries")
     return found

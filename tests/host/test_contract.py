@@ -86,12 +86,13 @@ DEMO_PATHS = _demo_paths()
 
 
 @pytest.fixture(scope="module")
-def program_run() -> subprocess.Popen | None:
+def program_run() -> dict | subprocess.Popen:
     """The program's declarations: as the Pulumi suite wrote them (tests/program_facts.py) while
     they still describe the program, else its evaluation under mocks (several seconds: the Pulumi
     SDKs load), started in the background while PostgreSQL and the app start."""
-    if program_facts.cached(CONFIG) is not None:
-        yield None
+    facts = program_facts.cached(CONFIG)
+    if facts is not None:
+        yield facts
         return
     if not PROGRAM_PYTHON.exists():
         pytest.fail(f"{PROGRAM_PYTHON} is missing: the program's venv comes from `make test` "
@@ -105,8 +106,8 @@ def program_run() -> subprocess.Popen | None:
 
 @pytest.fixture(scope="module")
 def declared(program_run) -> dict:
-    if program_run is None:
-        return program_facts.cached(CONFIG)
+    if isinstance(program_run, dict):
+        return program_run
     out, err = program_run.communicate(timeout=120)
     assert program_run.returncode == 0, err[-4000:]
     return json.loads(out)
