@@ -10,7 +10,7 @@ ARGS ?=
 # `make load`: which host of the stack (0..hostCount-1).
 HOST ?= 0
 
-.PHONY: test up preview destroy verify snapshot load policy bench
+.PHONY: test conformance up preview destroy verify snapshot load policy bench
 
 ## Every test: the program under mocks, the boot files, PostgreSQL, the Agent check, the app,
 ## the policy pack, the workflow and the deploy script. First the system packages they need
@@ -20,6 +20,15 @@ test:
 	@$(MAKE) -s --no-print-directory $(VENV)/.installed
 	$(PYTHON) -m pytest -n 2 -q
 	bash tests/host/run.sh -q
+
+## The real providers (command, random, time, datadog, docker; built by `make toolchain`) judge every
+## resource the program declares, for 1 and 3 hosts: CheckConfig, Configure, Check; the Datadog
+## resources created, read back and diffed against a stand-in API, one host's Docker resources on a
+## private dockerd (tests/providers/README.md). Not part of `make test`: it needs the toolchain.
+conformance: $(VENV)/.installed
+	SYSTEM_PACKAGES_LIST=tests/providers/system-packages.txt SYSTEM_PACKAGES_FOR="make conformance" bash tests/system-packages.sh
+	@if [[ ! -f toolchain/env.sh ]]; then echo "make conformance: no toolchain/env.sh here: run make toolchain" >&2; exit 1; fi
+	source toolchain/env.sh && $(PYTHON) -m pytest -c tests/providers/pytest.ini --rootdir . -q $(ARGS)
 
 ## Deploy / preview / tear down stack $(STACK): checks prerequisites, picks the backend (a file
 ## backend in .pulumi-state/ unless you chose one), asks for missing settings, then runs Pulumi.
