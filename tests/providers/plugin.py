@@ -36,6 +36,7 @@ from pulumi.runtime.proto import (
 # sdk/go/common/resource/plugin/rpc.go: UnknownStringValue).
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 STACK, PROJECT = "test", "dd-assessment"
+PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
 # The pinned plugins (requirements.txt pins their SDKs at the same versions).
 VERSIONS = {"command": "1.2.1", "random": "4.21.4", "time": "0.1.1", "docker": "5.2.0",
             "datadog": "5.17.0"}
@@ -116,8 +117,11 @@ class Plugin:
         engine_pb2_grpc.add_EngineServicer_to_server(engine, server)
         engine_port = server.add_insecure_port("127.0.0.1:0")
         server.start()
+        # In the project directory, as the engine starts plugins: the Docker provider reads the
+        # app's build context (`app`) relative to it.
         process = subprocess.Popen([str(path), f"127.0.0.1:{engine_port}"], stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+                                   stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})},
+                                   cwd=PROJECT_DIR)
         port_line = process.stdout.readline().strip()
         if not port_line.isdigit():
             rest = process.stderr.read() if process.poll() is not None else ""
