@@ -89,11 +89,14 @@ aws_problem() {
     printf 'AWS CLI: version 2 needed, found "%s"; %s' "${version%% *}" "$AWS_CLI_INSTALL"
     return 0
   fi
-  local err
-  if ! err=$(aws sts get-caller-identity --output text 2>&1 >/dev/null); then
-    printf "AWS credentials: \`aws sts get-caller-identity\` failed (%s); configure them with \`aws configure\` (access keys) or \`aws configure sso\` + \`aws sso login\`, or export AWS_PROFILE=<profile>, then check with \`aws sts get-caller-identity\`" \
-      "$(printf '%s' "$err" | head -n 1)"
-  fi
+  local err status=0 reason
+  err=$(aws sts get-caller-identity --output text 2>&1 >/dev/null) || status=$?
+  ((status)) || return 0
+  # AWS CLI v2 writes a blank line, then the error (awscli/errorhandler.py; since 2.34 prefixed
+  # "aws: [ERROR]: " by awscli/errorformat.py): the reason is the first line that is not blank.
+  reason=$(printf '%s\n' "$err" | sed -e '/^[[:space:]]*$/d' -e 's/^aws: \[ERROR\]: //' | head -n 1)
+  printf "AWS credentials: \`aws sts get-caller-identity\` failed (%s); configure them with \`aws configure\` (access keys) or \`aws configure sso\` + \`aws sso login\` (again when the session expired), or export AWS_PROFILE=<profile>, then check with \`aws sts get-caller-identity\`" \
+    "${reason:-exit status $status, no message}"
 }
 
 # Host keys are pinned with KnownHostsCommand, which OpenSSH has since 8.5.

@@ -92,8 +92,9 @@ if [[ ${STUB_AWS_OK:-1} == 1 ]]; then
   echo "123456789012 arn:aws:iam::123456789012:user/alice AIDAEXAMPLE"
   exit 0
 fi
-echo 'Unable to locate credentials. You can configure credentials by running "aws configure".' >&2
-exit 253
+# As v2 fails (awscli/errorhandler.py): a blank line, then the message, on stderr.
+printf '\n%s\n' "${STUB_AWS_ERROR:-Unable to locate credentials. You can configure credentials by running \"aws configure\".}" >&2
+exit "${STUB_AWS_STATUS:-253}"
 """
 
 CURL_STUB = """#!/usr/bin/env bash
@@ -347,12 +348,25 @@ def test_no_pulumi(box):
     assert "curl -fsSL https://get.pulumi.com | sh" in message
 
 
-def test_no_aws_credentials_with_the_aws_cli(box):
+@pytest.mark.parametrize("error, status, reason", [
+    # 2.x before 2.34: the botocore message plus the handler's hint, exit 253 (CONFIGURATION_ERROR_RC).
+    ('Unable to locate credentials. You can configure credentials by running "aws configure".', "253",
+     'Unable to locate credentials. You can configure credentials by running "aws configure".'),
+    # 2.34+: awscli/errorformat.py prefixes "aws: [ERROR]: ", the enhanced format names the code.
+    ('aws: [ERROR]: An error occurred (NoCredentials): Unable to locate credentials. You can configure '
+     'credentials by running "aws login".', "253",
+     'An error occurred (NoCredentials): Unable to locate credentials. You can configure credentials by '
+     'running "aws login".'),
+    # An expired SSO session: botocore's TokenRetrievalError, through the general handler (255).
+    ("Error when retrieving token from sso: Token has expired and refresh failed", "255",
+     "Error when retrieving token from sso: Token has expired and refresh failed"),
+], ids=["no-credentials", "no-credentials-2.34", "sso-expired"])
+def test_no_aws_credentials_with_the_aws_cli_says_why(box, error, status, reason):
     box.complete()
-    box.env["STUB_AWS_OK"] = "0"
+    box.env.update(STUB_AWS_OK="0", STUB_AWS_ERROR=error, STUB_AWS_STATUS=status)
     message = _refused(box)
-    assert "`aws sts get-caller-identity` failed (Unable to locate credentials" in message
-    assert "aws configure" in message and "AWS_PROFILE" in message
+    assert f"`aws sts get-caller-identity` failed ({reason}); configure them" in message
+    assert "aws configure" in message and "aws sso login" in message and "AWS_PROFILE" in message
     assert box.calls() == []  # checked before any backend is touched
 
 
