@@ -37,6 +37,7 @@ from ops.common import (
     environment,
     load_stack,
     minutes_argument,
+    number_argument,
     run_tool,
 )
 
@@ -53,6 +54,13 @@ MY_METRIC_RANGE = (0, 1000)  # what the custom check submits (agent/checks.d/my_
 BUCKET = 5                   # query bucket (s): fine enough to see each my_metric point
 FIRST_METRIC_WINDOW = 2 * 3600  # how long after launch the first my_metric point is looked for
 MAX_WAIT_MINUTES = 180  # --wait
+# --interval: a round asks 4 + hostCount timeseries queries (and about 8 other calls). Datadog
+# documented 1600 timeseries queries an hour per organization (docs.datadoghq.com/api/latest/
+# rate-limits; today's limits come in each answer's X-RateLimit-* headers): 15 s keeps one host's
+# rounds at 1200 an hour, leaving room for the dashboards someone is watching. 0 sent a thousand
+# requests in six seconds.
+MIN_INTERVAL_SECONDS = 15
+MAX_INTERVAL_SECONDS = 600
 EVALUATED = ("OK", "Warn", "Alert")  # monitor group states meaning "this host is evaluated"
 
 
@@ -464,8 +472,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--wait", type=minutes_argument(MAX_WAIT_MINUTES), metavar="MINUTES",
                         help="re-check until all pass or MINUTES run out (after `make up`)")
-    parser.add_argument("--interval", type=int, default=30, metavar="SECONDS",
-                        help="seconds between rounds with --wait (default: 30)")
+    parser.add_argument("--interval", type=number_argument("seconds", MAX_INTERVAL_SECONDS,
+                                                            at_least=MIN_INTERVAL_SECONDS),
+                        default=30, metavar="SECONDS",
+                        help=f"seconds between rounds with --wait, {MIN_INTERVAL_SECONDS}.."
+                             f"{MAX_INTERVAL_SECONDS} (default: 30; Datadog limits the queries an "
+                             "hour: with many hosts, choose more)")
     return parser.parse_args(argv)
 
 

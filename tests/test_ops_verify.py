@@ -352,6 +352,27 @@ def test_wait_rejects_a_non_positive_time(ops_env, outputs_file, capsys):
         capsys.readouterr().err
 
 
+@pytest.mark.parametrize("interval", ["-5", "0", "14.9", "601", "nan", "soon"])
+def test_interval_is_refused_below_the_rate_limit_floor_before_any_call(
+        standin, ops_env, outputs_file, capsys, interval):
+    with pytest.raises(SystemExit) as exit_:
+        verify_tool.main(["--outputs", str(outputs_file), "--wait", "5", "--interval", interval], env=ops_env)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert (f"argument --interval: '{interval}' is out of range; use a number of seconds at least 15 "
+            "and at most 600") in err
+    assert "Traceback" not in err
+    assert standin.calls("GET", "/api/v1/validate") == []
+
+
+def test_interval_sets_the_pause_between_rounds(standin, ops_env, outputs_file, capsys):
+    standin.world.series = [s for s in standin.world.series if not s.metric.startswith("trace.")]
+    fake = FakeClock()
+    code, _, _ = run(capsys, ops_env, "--outputs", str(outputs_file), "--wait", "1", "--interval", "15",
+                     clock=fake)
+    assert (code, fake.sleeps) == (1, [15, 15, 15, 15])
+
+
 # ---- cannot check: exit 2 with one line ------------------------------------------------------
 
 def cannot(capsys, ops_env, *args) -> str:
