@@ -21,20 +21,23 @@ test:
 	$(PYTHON) -m pytest -n 2 -q
 	bash tests/host/run.sh -q
 
-## Deploy / preview / tear down stack $(STACK): checks prerequisites, picks the backend (a file
-## backend in .pulumi-state/ unless you chose one), asks for missing settings, then runs Pulumi.
-up preview destroy: $(VENV)/.installed
+## Deploy / preview / tear down stack $(STACK): checks prerequisites first (before building the
+## program's runtime in ./venv), picks the backend (a file backend in .pulumi-state/ unless you
+## chose one; never `pulumi login`), asks for missing settings, then runs Pulumi.
+up preview destroy:
+	scripts/deploy.sh check
+	@$(MAKE) -s --no-print-directory $(VENV)/.runtime
 	scripts/deploy.sh $@ $(STACK) $(ARGS)
 
 ## Check every item of the exercise in the live Datadog org (ops/verify.py); right after
 ## `make up`: make verify ARGS="--wait 15". Send a my_metric snapshot to notifyHandles (ops/snapshot.py).
-verify snapshot: $(VENV)/.installed
-	$(PYTHON) -m ops.$@ --stack $(STACK) $(ARGS)
+verify snapshot: $(VENV)/.runtime
+	scripts/pulumi-backend.sh $(PYTHON) -m ops.$@ --stack $(STACK) $(ARGS)
 
 ## The write-up's PostgreSQL connection burst on host $(HOST) (ops/load.py): pgbench holds
 ## about 90 connections for 3 minutes; Ctrl-C stops it cleanly.
-load: $(VENV)/.installed
-	$(PYTHON) -m ops.load --stack $(STACK) --host $(HOST) $(ARGS)
+load: $(VENV)/.runtime
+	scripts/pulumi-backend.sh $(PYTHON) -m ops.load --stack $(STACK) --host $(HOST) $(ARGS)
 
 ## The policy pack's own environment, for `make preview ARGS=--policy`.
 policy: policy/venv/.installed
@@ -42,12 +45,20 @@ policy: policy/venv/.installed
 bench: $(VENV)/.installed
 	$(PYTHON) bench/eval.py
 
-# The same venv `pulumi up` uses (Pulumi.yaml: virtualenv: venv), plus the test tools.
+# The venv `pulumi up` uses (Pulumi.yaml: virtualenv: venv) with the program's and the operator
+# tools' runtime only: what make up, verify, snapshot and load need.
+$(VENV)/.runtime: requirements.txt ops/requirements.txt
+	@echo "building $(VENV) from requirements.txt and ops/requirements.txt" >&2
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt -r ops/requirements.txt
+	touch $@
+
+# The same venv plus the test tools (requirements-test.txt includes both runtime files).
 $(VENV)/.installed: requirements.txt requirements-test.txt ops/requirements.txt
 	@echo "building $(VENV) from requirements-test.txt" >&2
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
-	touch $@
+	touch $(VENV)/.runtime $@
 
 policy/venv/.installed: policy/requirements.txt
 	python3 -m venv policy/venv
