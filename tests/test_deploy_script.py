@@ -623,3 +623,21 @@ def test_make_up_builds_the_runtime_only_after_the_check(box):
     verify = [line.rstrip() for line in _make(box, "-n", "verify").stdout.splitlines()]
     assert verify[-1] == "scripts/pulumi-backend.sh venv/bin/python -m ops.verify --stack test"
     assert "requirements-test.txt" not in " ".join(verify)
+
+
+# ---------------------------------------------------------------------------------------------
+# Where per-user settings live: the stack's own file, which git ignores
+
+
+@pytest.mark.skipif(not (ROOT / ".git").exists() or not shutil.which("git"),
+                    reason="needs git and this project as a git checkout")
+def test_stack_settings_files_are_never_tracked_and_git_ignores_them():
+    """`pulumi config set` (make up's questions) writes the user's IP, key, handles and encrypted
+    Datadog keys, and the stack's passphrase salt, into Pulumi.<stack>.yaml."""
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+
+    assert git("ls-files", "--", "Pulumi.*.yaml").stdout == ""
+    for stack_file in ("Pulumi.test.yaml", "Pulumi.dev.yaml", "Pulumi.alice-test.yaml"):
+        assert git("check-ignore", "--no-index", "-q", stack_file).returncode == 0, stack_file
+    assert git("check-ignore", "--no-index", "-q", "Pulumi.yaml").returncode == 1  # the project stays tracked
