@@ -52,7 +52,8 @@ def test_readiness_gate_runs_before_anything_talks_to_docker(two_hosts, index):
     # Exactly what pulumi-docker hands to ssh: through Session Manager, only the gate's key.
     assert json.loads(provider.inputs["sshOpts"]) == [
         "-i", key, "-o", "IdentitiesOnly=yes", "-o", proxy, "-o", "BatchMode=yes",
-        "-o", "ConnectTimeout=20", "-o", "StrictHostKeyChecking=yes",
+        "-o", "ConnectTimeout=20", "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4",
+        "-o", "StrictHostKeyChecking=yes",
         "-o", "UserKnownHostsFile=/dev/null", "-o", "GlobalKnownHostsFile=/dev/null",
         "-o", f"KnownHostsCommand=/bin/echo %H {GATE_HOST_KEY}"]
     # Every Docker resource of this host goes through this provider.
@@ -72,7 +73,8 @@ def test_with_ssh_access_docker_goes_to_the_public_address_with_the_key_pinned()
     assert provider["host"] == f"ssh://ec2-user@{ip}"
     assert json.loads(provider["sshOpts"]) == [
         "-i", BASE_CONFIG["sshPrivateKeyPath"], "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
-        "-o", "ConnectTimeout=20", "-o", "StrictHostKeyChecking=yes",
+        "-o", "ConnectTimeout=20", "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4",
+        "-o", "StrictHostKeyChecking=yes",
         "-o", "UserKnownHostsFile=/dev/null", "-o", "GlobalKnownHostsFile=/dev/null",
         "-o", f"KnownHostsCommand=/bin/echo %H {GATE_HOST_KEY}"]
 
