@@ -368,9 +368,23 @@ def test_interval_is_refused_below_the_rate_limit_floor_before_any_call(
 def test_interval_sets_the_pause_between_rounds(standin, ops_env, outputs_file, capsys):
     standin.world.series = [s for s in standin.world.series if not s.metric.startswith("trace.")]
     fake = FakeClock()
-    code, _, _ = run(capsys, ops_env, "--outputs", str(outputs_file), "--wait", "1", "--interval", "15",
-                     clock=fake)
-    assert (code, fake.sleeps) == (1, [15, 15, 15, 15])
+    code, _, err = run(capsys, ops_env, "--outputs", str(outputs_file), "--wait", "1", "--interval", "20",
+                       clock=fake)
+    assert (code, fake.sleeps) == (1, [20, 20, 20])
+    assert "instead of --interval" not in err
+
+
+def test_with_more_hosts_the_rounds_are_spaced_for_the_query_budget(standin, ops_env, outputs_file, capsys):
+    """The stand-in's stack has two hosts: 6 timeseries queries a round, 3 s each."""
+    standin.world.series = [s for s in standin.world.series if not s.metric.startswith("trace.")]
+    fake = FakeClock()
+    code, _, err = run(capsys, ops_env, "--outputs", str(outputs_file), "--wait", "1", "--interval", "15",
+                       clock=fake)
+    assert (code, fake.sleeps) == (1, [18, 18, 18, 6])
+    assert err.count("verify: every 18 s instead of --interval 15: 2 hosts make 6 timeseries queries "
+                     "a round, and Datadog limits them per hour") == 1
+    rounds = len(fake.sleeps) + 1
+    assert len(standin.calls("POST", "/api/v2/query/timeseries")) == 6 * rounds
 
 
 # ---- cannot check: exit 2 with one line ------------------------------------------------------
