@@ -6,6 +6,10 @@ The stand-in apt-get does what a package's postinst does to its services, with D
 deb-systemd-helper enables the unit (it does so on every first install, whatever policy-rc.d says)
 and the start is asked of policy-rc.d the way deb-systemd-invoke asks it
 (init-system-helpers, script/deb-systemd-invoke: `policy-rc.d <unit> start`, 101 = do not run).
+Checked once for real, beyond these tests: in a debootstrap'd Debian 12 chroot with systemd and no
+policy-rc.d, as on a laptop, the script installed openssh-server and cloud-init with no unit left
+enabled (ssh.service and cloud-init's five: `systemctl is-enabled` says disabled), no sshd
+started and no policy-rc.d left behind.
 """
 
 import os
