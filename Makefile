@@ -5,12 +5,13 @@ PYTHON := $(VENV)/bin/python
 STACK ?= test
 # Extra flags: for up/preview/destroy, scripts/deploy.sh's (--yes, --policy, --secrets-provider
 # URL); for verify, its own (--wait MINUTES, --json, --outputs FILE); for snapshot, --outputs FILE;
-# for load, --clients N, --minutes M, --outputs FILE.
+# for load, --clients N, --minutes M, --outputs FILE; for report, --wait MINUTES, --outputs FILE,
+# --pictures-wait SECONDS, --into DIR.
 ARGS ?=
 # `make load`: which host of the stack (0..hostCount-1).
 HOST ?= 0
 
-.PHONY: test up preview destroy verify snapshot load policy bench
+.PHONY: test up preview destroy verify snapshot report load policy bench
 
 ## Every test: the program under mocks, the boot files, PostgreSQL, the Agent check, the app,
 ## the policy pack, the workflow and the deploy script. First the system packages they need
@@ -30,6 +31,12 @@ up preview destroy: $(VENV)/.installed
 ## `make up`: make verify ARGS="--wait 15". Send a my_metric snapshot to notifyHandles (ops/snapshot.py).
 verify snapshot: $(VENV)/.installed
 	$(PYTHON) -m ops.$@ --stack $(STACK) $(ARGS)
+
+## The exercise's write-up from the live org (ops/report.py): report/$(STACK)/report.md and
+## report.html with graph snapshots, make verify's verdict first. After make up:
+## make report ARGS="--wait 15".
+report: $(VENV)/.installed
+	$(PYTHON) -m ops.report --stack $(STACK) $(ARGS)
 
 ## The write-up's PostgreSQL connection burst on host $(HOST) (ops/load.py): pgbench holds
 ## about 90 connections for 3 minutes; Ctrl-C stops it cleanly.
