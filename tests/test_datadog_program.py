@@ -113,15 +113,15 @@ def test_outputs_the_operator_tools_read(declared):
 
 
 def test_the_operator_tools_accept_the_programs_outputs(declared, tmp_path):
-    """What `make verify` / `make snapshot` require is what the program exports, with the JSON
+    """What `make verify` / `snapshot` / `report` require is what the program exports, with the JSON
     types the tests' stand-in stack uses."""
-    from ops import snapshot, verify
+    from ops import report, snapshot, verify
     from ops.common import load_stack
     from tests.datadog_standin import outputs as standin_outputs
 
     path = tmp_path / "outputs.json"
     path.write_text(json.dumps(declared.outputs))
-    for tool in (verify, snapshot):
+    for tool in (verify, snapshot, report):
         args = argparse.Namespace(stack="test", outputs=path)
         assert load_stack(args, tool.REQUIRED_OUTPUTS, env={}).outputs == declared.outputs
     sample = standin_outputs()
