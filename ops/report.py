@@ -613,8 +613,9 @@ class Writeup:
             for shown in render_messages(monitor["message"], host, ip, self.facts.values.get(host) or [],
                                          warning, critical):
                 value = "" if shown.value is None else f"value {shown.value:g}"
-                when = f" ({self.when(shown.when)})" if shown.when else ""
-                yield f"**{shown.state.replace('_', ' ').title()}**: {value}{when}; {t(shown.note)}"
+                when = f" at {self.when(shown.when)}" if shown.when else ""
+                yield (f"**{shown.state.replace('_', ' ').title()}**: "
+                       + "; ".join(part for part in (value + when, t(shown.note)) if part))
                 yield fenced(shown.text)
         else:
             yield "_No monitor message to render._"

@@ -54,9 +54,10 @@ BOTH_HOSTS = f"host:{H0} OR host:{H1}"
 class FakeClock:
     """Wall time fixed at the stand-in's NOW; sleeping only advances the monotonic clock."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_sleep=None) -> None:
         self.elapsed = 0.0
         self.sleeps: list[float] = []
+        self.on_sleep = on_sleep
 
     def clock(self) -> Clock:
         return Clock(now=lambda: NOW, monotonic=lambda: self.elapsed, sleep=self.sleep)
@@ -64,6 +65,8 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.elapsed += seconds
+        if self.on_sleep:
+            self.on_sleep()
 
 
 def run(capsys, env, *args, clock: Clock | None = None) -> tuple[int, list[str], str]:
@@ -155,22 +158,22 @@ def test_the_monitor_message_is_rendered_per_state_for_a_real_host(written):
     # 836, 973), average 630.5: a warning; 14:50 holds i = 17..23, average 3180 / 7 = 454.286:
     # below 500, a recovery. No bucket of the hour is above 800.
     assert (
-        "**Alert**: value 630.5 (Wed 21 Oct 2026 10:55 EDT (14:55 UTC)); no 5-minute average of this "
+        "**Alert**: value 630.5 at Wed 21 Oct 2026 10:55 EDT (14:55 UTC); no 5-minute average of this "
         "host was in this state's range in the past hour: shown with its latest one, so this "
         "notification was not sent, but its numbers are real\n\n```text\n"
         f"ALERT: my_metric on {H0} (10.42.1.10) averaged 630.5 over the last 5 minutes, above the "
         f"critical threshold of 800.\n\n{notify}\n```") in md
     assert (
-        "**Warning**: value 630.5 (Wed 21 Oct 2026 10:55 EDT (14:55 UTC)); this host's latest "
+        "**Warning**: value 630.5 at Wed 21 Oct 2026 10:55 EDT (14:55 UTC); this host's latest "
         "5-minute average in this state's range\n\n```text\n"
         f"WARNING: my_metric on {H0} (10.42.1.10) averaged 630.5 over the last 5 minutes, above the "
         f"warning threshold of 500 (critical at 800).\n\n{notify}\n```") in md
     assert (
-        "**No Data**: ; no value: there was no data\n\n```text\n"
+        "**No Data**: no value: there was no data\n\n```text\n"
         f"NO DATA: {H0} (10.42.1.10) has not reported my_metric for 10 minutes. Check that the "
         f"Datadog Agent and its custom check are running on the host.\n\n{notify}\n```") in md
     assert (
-        "**Recovery**: value 454.286 (Wed 21 Oct 2026 10:50 EDT (14:50 UTC)); this host's latest "
+        "**Recovery**: value 454.286 at Wed 21 Oct 2026 10:50 EDT (14:50 UTC); this host's latest "
         "5-minute average in this state's range\n\n```text\n"
         f"RECOVERED: my_metric on {H0} (10.42.1.10) is back to normal at 454.286.\n\n{notify}\n```") in md
 
@@ -205,24 +208,38 @@ def test_a_failed_check_is_shown_as_failed(standin, ops_env, outputs_file, tmp_p
     assert f"<td><strong>FAIL</strong></td>\n<td>host [{H1}]</td>" in page
 
 
+def test_wait_first_waits_for_verify_to_pass_as_make_verify_does(standin, ops_env, outputs_file,
+                                                                 tmp_path, capsys):
+    missing = standin.world.hosts.pop(H1)
+    fake = FakeClock(on_sleep=lambda: standin.world.hosts.setdefault(H1, missing))
+    folder = tmp_path / "report"
+    code, lines, err = run(capsys, ops_env, "--outputs", str(outputs_file), "--into", str(folder),
+                           "--wait", "5", clock=fake.clock())
+    assert code == 0
+    assert fake.sleeps[0] == 30  # verify's --interval default, then the pictures' polling
+    assert err.startswith("verify: 1 of 18 checks still failing; looking again in 30 s (5 min left):\n"
+                          f"  FAIL  host [{H1}]")
+    assert "**All 18 checks passed**" in (folder / "report.md").read_text()
+
+
 def test_pictures_that_never_render_are_named_and_the_report_still_completes_in_time(
         standin, ops_env, outputs_file, tmp_path, capsys, monkeypatch):
     standin.snapshot_polls_before_ready = None  # Datadog never renders them
-    monkeypatch.setattr(report, "FIRST_POLL_PAUSE", 0.2)
+    monkeypatch.setattr(report, "FIRST_POLL_PAUSE", 0.1)
     folder = tmp_path / "report"
     started = time.monotonic()
-    code = report.main(["--outputs", str(outputs_file), "--into", str(folder), "--pictures-wait", "2"],
+    code = report.main(["--outputs", str(outputs_file), "--into", str(folder), "--pictures-wait", "1"],
                        env=ops_env, clock=Clock(now=lambda: NOW))
     took = time.monotonic() - started
     out, err = capsys.readouterr()
     assert code == 1
-    assert 2 <= took < 5, f"took {took:.1f} s with a 2 s bound"
+    assert 1 <= took < 4, f"took {took:.1f} s with a 1 s bound"
     assert out.splitlines()[-1] == "report: 18 of 18 checks passed; 0 of 12 pictures"
     assert not (folder / "pictures").exists()
     md = (folder / "report.md").read_text()
     section = md.split("### Pictures missing\n\n")[1].split("\n\n")[0].splitlines()
     assert section == [
-        f"- {report.t(title)}, {window}: not rendered within 2 s (its URL last answered 403 FORBIDDEN)"
+        f"- {report.t(title)}, {window}: not rendered within 1 s (its URL last answered 403 FORBIDDEN)"
         for title in ("my_metric per host", "PostgreSQL connections with anomalies()",
                       "my_metric summed per hour (rollup)", "APM requests",
                       "APM latency (p50, p95, p99)", "Host CPU")
@@ -230,7 +247,7 @@ def test_pictures_that_never_render_are_named_and_the_report_still_completes_in_
     assert md.count("> **Picture missing:**") == 14  # my_metric's two are shown in 1c and 2b
     assert "<h3 id=\"pictures-missing\">Pictures missing</h3>" in (folder / "report.html").read_text()
     assert err.splitlines()[0] == ("report: missing picture: my_metric per host, the past 5 minutes: "
-                                   "not rendered within 2 s (its URL last answered 403 FORBIDDEN)")
+                                   "not rendered within 1 s (its URL last answered 403 FORBIDDEN)")
 
 
 def test_a_missing_dashboard_marks_its_pictures_missing_without_asking_datadog(
