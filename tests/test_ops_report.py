@@ -14,6 +14,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -24,6 +25,9 @@ from ops import report
 from ops.verify import Clock
 from tests import datadog_standin as dd
 from tests.datadog_standin import HOSTS, NOW
+from tests.test_ops_verify import (
+    FakeClock,  # wall time at NOW; sleeping advances the monotonic clock
+)
 
 H0, H1 = HOSTS
 PICTURES = [f"{graph}-{window}.png" for graph in ("my-metric-by-host", "anomalies", "hourly-rollup",
@@ -49,24 +53,6 @@ SECTIONS = [
     "## Final question: is there anything creative you would use Datadog for?",
 ]
 BOTH_HOSTS = f"host:{H0} OR host:{H1}"
-
-
-class FakeClock:
-    """Wall time fixed at the stand-in's NOW; sleeping only advances the monotonic clock."""
-
-    def __init__(self, on_sleep=None) -> None:
-        self.elapsed = 0.0
-        self.sleeps: list[float] = []
-        self.on_sleep = on_sleep
-
-    def clock(self) -> Clock:
-        return Clock(now=lambda: NOW, monotonic=lambda: self.elapsed, sleep=self.sleep)
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.elapsed += seconds
-        if self.on_sleep:
-            self.on_sleep()
 
 
 def run(capsys, env, *args, clock: Clock | None = None) -> tuple[int, list[str], str]:
@@ -140,8 +126,8 @@ def test_each_widget_is_snapshotted_over_5_minutes_and_an_hour_as_the_dashboard_
         ("APM requests", [(f"sum:trace.flask.request.hits{{{service_scope}}} by {{resource_name}}.as_count()", "line")]),
         ("APM latency (p50, p95, p99)", [(f"{p}:trace.flask.request{{{service_scope}}} by {{resource_name}}", "line")
                                          for p in ("p50", "p95", "p99")]),
-        ("Host CPU", [(f"avg:system.cpu.user{{({BOTH_HOSTS}) AND env:test}} by {{host}} + "
-                       f"avg:system.cpu.system{{({BOTH_HOSTS}) AND env:test}} by {{host}}", "line")]),
+        ("Host CPU", [((f"avg:system.cpu.user{{({BOTH_HOSTS}) AND env:test}} by {{host}} + "
+                        f"avg:system.cpu.system{{({BOTH_HOSTS}) AND env:test}} by {{host}}"), "line")]),
     ]
     assert asked == [
         ({"viz": "timeseries", "requests": [{"q": q, "type": kind} for q, kind in requests]}, seconds,
@@ -211,10 +197,10 @@ def test_a_failed_check_is_shown_as_failed(standin, ops_env, outputs_file, tmp_p
 def test_wait_first_waits_for_verify_to_pass_as_make_verify_does(standin, ops_env, outputs_file,
                                                                  tmp_path, capsys):
     missing = standin.world.hosts.pop(H1)
-    fake = FakeClock(on_sleep=lambda: standin.world.hosts.setdefault(H1, missing))
+    fake = FakeClock(on_sleep=lambda _: standin.world.hosts.setdefault(H1, missing))
     folder = tmp_path / "report"
-    code, lines, err = run(capsys, ops_env, "--outputs", str(outputs_file), "--into", str(folder),
-                           "--wait", "5", clock=fake.clock())
+    code, _, err = run(capsys, ops_env, "--outputs", str(outputs_file), "--into", str(folder),
+                       "--wait", "5", clock=fake.clock())
     assert code == 0
     assert fake.sleeps[0] == 30  # verify's --interval default, then the pictures' polling
     assert err.startswith("verify: 1 of 18 checks still failing; looking again in 30 s (5 min left):\n"
@@ -353,3 +339,13 @@ def test_a_screenshot_of_the_page_shows_the_report_and_its_graphs(written, tmp_p
     blue = sum(count for count, (r, g, b) in image.getcolors(maxcolors=1 << 20)
                if abs(r - 31) < 12 and abs(g - 119) < 12 and abs(b - 180) < 12)
     assert blue > 200, f"only {blue} pixels of the graphs' blue in the screenshot"
+
+
+def test_the_report_loads_no_pulumi_sdk():
+    """ops never imports the Pulumi SDK: the report runs where only ops/requirements.txt is."""
+    probe = ("import sys, ops.report as r, ops.datadog_api\n"
+             "r.to_html('# x', 'x'); r.render_messages('{{host.name}}', 'h', '1.2.3.4', [], 500, 800)\n"
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi', 'pulumi_datadog')))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert done.stdout.strip() == "[]"
