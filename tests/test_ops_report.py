@@ -91,6 +91,12 @@ def test_a_healthy_stack_gives_a_complete_report(standin, written):
     headings = [line for line in md.splitlines() if line.startswith("#")]
     assert [h for h in headings if h in SECTIONS] == SECTIONS
     assert "**All 18 checks passed** at Wed 21 Oct 2026 11:00 EDT (15:00 UTC)" in md
+    # The HTML page is the same write-up: the same headings, in the same order.
+    in_html = [html.unescape(re.sub(r"<[^>]+>", "", h)) for h in re.findall(r"<h[1-6][^>]*>.*?</h[1-6]>", page)]
+    assert in_html == [re.sub(r"\\(.)", r"\1", h.lstrip("# ").replace("`", "")) for h in headings]
+    assert page.count("<img ") == md.count("![") == 14  # 12 pictures, my_metric's two in 1c and 2b
+    anchors = re.findall(r'href="#([^"]+)"', page)
+    assert len(anchors) == 6 and set(anchors) <= set(re.findall(r'id="([^"]+)"', page))
     assert "Picture missing" not in md and "Pictures missing" not in md
     # Every picture: a real PNG in the folder (a graph, not a blank), shown by both documents.
     assert sorted(p.name for p in (folder / "pictures").iterdir()) == sorted(PICTURES)
@@ -107,6 +113,8 @@ def test_a_healthy_stack_gives_a_complete_report(standin, written):
     assert "The gray band is the range the `basic` algorithm expects" in md
     assert "A service is a set of processes doing the same job" in md
     assert "This project uses Datadog as the acceptance test of the infrastructure code" in md
+    # Each URL answered 404, then 403, then its PNG: asked three times, never again once it came.
+    assert [snapshot["polls"] for snapshot in standin.snapshots.values()] == [3] * 12
     # The snapshot URL is not Datadog's API: no key goes there.
     assert standin.picture_headers and not any(
         "Dd-Api-Key" in h or "Dd-Application-Key" in h for h in standin.picture_headers)
