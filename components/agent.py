@@ -16,7 +16,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components import agent_files
-from components.design import CONTAINER_LOG_DRIVER, CONTAINER_LOG_OPTIONS
+from components.design import CONTAINER_LOG_DRIVER, CONTAINER_LOG_OPTIONS, docker_duration
 
 IMAGE_REPOSITORY = "gcr.io/datadoghq/agent"
 READ_ONLY_HOST_MOUNTS = (
@@ -90,8 +90,8 @@ class DatadogAgent(pulumi.ComponentResource):
                 docker.ContainerUploadArgs(file=agent_files.POSTGRES_CONF_DEST, content=postgres_conf),
             ],
             healthcheck=docker.ContainerHealthcheckArgs(
-                tests=["CMD", "agent", "health"], interval="30s", timeout="10s", retries=3,
-                start_period="60s"),
+                tests=["CMD", "agent", "health"], interval=docker_duration(30),
+                timeout=docker_duration(10), retries=3, start_period=docker_duration(60)),
             restart="unless-stopped",
             # Its stdout is modest (each check's first runs, then every 500th) but never ends.
             log_driver=CONTAINER_LOG_DRIVER,

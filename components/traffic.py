@@ -15,7 +15,7 @@ from typing import Optional
 import pulumi
 import pulumi_docker as docker
 
-from components.design import CONTAINER_LOG_DRIVER, CONTAINER_LOG_OPTIONS
+from components.design import CONTAINER_LOG_DRIVER, CONTAINER_LOG_OPTIONS, docker_duration
 
 SCRIPT = "/app/traffic.py"  # where app/Dockerfile copies it
 
@@ -45,8 +45,8 @@ class DemoTraffic(pulumi.ComponentResource):
             restart="unless-stopped",
             # Replaces the image's check (the app's /healthz, which this container does not serve).
             healthcheck=docker.ContainerHealthcheckArgs(
-                tests=["CMD", "python", SCRIPT, "--check"], interval="30s", timeout="5s",
-                retries=3, start_period="30s"),
+                tests=["CMD", "python", SCRIPT, "--check"], interval=docker_duration(30),
+                timeout=docker_duration(5), retries=3, start_period=docker_duration(30)),
             log_driver=CONTAINER_LOG_DRIVER,
             log_opts=CONTAINER_LOG_OPTIONS,
             opts=pulumi.ResourceOptions(
