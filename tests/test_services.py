@@ -309,3 +309,27 @@ def test_every_duration_handed_to_the_docker_provider_is_in_its_read_back_form(t
                  if key in ("interval", "timeout", "startPeriod", "startInterval")]
     assert len(durations) >= 6  # the Agent's and the traffic's, on each host
     assert [item for item in durations if not _is_go_duration_string(item[2])] == []
+
+
+# --- a replaced instance takes its Docker resources with it -------------------------------------------
+
+def test_every_docker_resource_is_replaced_with_its_hosts_instance(two_hosts):
+    # A new instance only updates the Docker provider in place (pulumi-docker provider/resources.go
+    # marks no config field ForcesProviderReplace): without a trigger the new host would stay
+    # empty while `pulumi up` reports its network, images and containers unchanged. The engine
+    # replaces a resource whose replacement trigger changes (pulumi/pulumi
+    # pkg/resource/deploy/step_generator.go, shouldTriggerReplace).
+    docker_resources = [r for r in two_hosts.resources if r.typ.startswith("docker:index/")]
+    by_host = {f"dd-assessment-test-{n}": sorted(r.name for r in docker_resources
+                                                  if r.name.startswith(f"dd-assessment-test-{n}-"))
+               for n in (0, 1)}
+    assert sum(map(len, by_host.values())) == len(docker_resources)
+    for host, names in by_host.items():
+        assert names == [f"{host}-{part}" for part in (
+            "agent-container", "agent-image", "app-container", "app-image", "network",
+            "traffic-container")]
+        for name in names:
+            assert two_hosts.named(name).options["replacementTrigger"] == f"{host}-instance-id", name
+    # The gate (and so the pinned host key) is re-run for a new instance too.
+    for host in by_host:
+        assert two_hosts.named(f"{host}-ready").props["triggers"] == [f"{host}-instance-id"]
