@@ -306,9 +306,9 @@ def healthy(now: float = NOW) -> World:
         downtimes={
             # Pinned at deploy time (the Sunday evening before); recurring since.
             DOWNTIMES["weeknights"]: _downtime(DOWNTIMES["weeknights"], launched, "FREQ=WEEKLY;INTERVAL=1;BYDAY=SU,MO,TU,WE,TH,FR",
-                                               "2026-10-18T19:00", "14h", "Weeknight quiet hours"),
+                                               "2026-10-18T19:00:00", "14h", "Weeknight quiet hours"),
             DOWNTIMES["weekend"]: _downtime(DOWNTIMES["weekend"], launched, "FREQ=WEEKLY;INTERVAL=1;BYDAY=SA",
-                                            "2026-10-24T00:00", "2d", "Weekend quiet hours"),
+                                            "2026-10-24T00:00:00", "2d", "Weekend quiet hours"),
         })
 
 
