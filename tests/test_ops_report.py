@@ -183,7 +183,7 @@ def test_the_downtimes_next_windows_are_in_the_stacks_time_zone(written):
     assert ("| 1 | Sat 24 Oct 2026 00:00 EDT | Mon 26 Oct 2026 00:00 EDT |\n"
             "| 2 | Sat 31 Oct 2026 00:00 EDT | Sun 01 Nov 2026 23:00 EST |\n"
             "| 3 | Sat 07 Nov 2026 00:00 EST | Mon 09 Nov 2026 00:00 EST |") in md
-    assert "`FREQ=WEEKLY;INTERVAL=1;BYDAY=SU,MO,TU,WE,TH,FR` from `2026-10-18T19:00` for `14h`" in md
+    assert "`FREQ=WEEKLY;INTERVAL=1;BYDAY=SU,MO,TU,WE,TH,FR` from `2026-10-18T19:00:00` for `14h`" in md
 
 
 # ---- failures are shown, not hidden ---------------------------------------------------------
