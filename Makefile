@@ -5,12 +5,13 @@ PYTHON := $(VENV)/bin/python
 STACK ?= test
 # Extra flags: for up/preview/destroy, scripts/deploy.sh's (--yes, --policy, --secrets-provider
 # URL); for verify, its own (--wait MINUTES, --json, --outputs FILE); for snapshot, --outputs FILE;
-# for load, --clients N, --minutes M, --outputs FILE.
+# for load, --clients N, --minutes M, --outputs FILE; for report, --wait MINUTES, --outputs FILE,
+# --pictures-wait SECONDS, --into DIR.
 ARGS ?=
 # `make load`: which host of the stack (0..hostCount-1).
 HOST ?= 0
 
-.PHONY: test up preview destroy verify snapshot load policy bench
+.PHONY: test up preview destroy verify snapshot report load policy bench
 
 ## Every test: the program under mocks, the boot files, PostgreSQL, the Agent check, the app,
 ## the policy pack, the workflow and the deploy script. First the system packages they need
@@ -34,6 +35,12 @@ up preview destroy:
 verify snapshot: $(VENV)/.runtime
 	scripts/pulumi-backend.sh $(PYTHON) -m ops.$@ --stack $(STACK) $(ARGS)
 
+## The exercise's write-up from the live org (ops/report.py): report/$(STACK)/report.md and
+## report.html with graph snapshots, make verify's verdict first. After make up:
+## make report ARGS="--wait 15".
+report: $(VENV)/.runtime
+	scripts/pulumi-backend.sh $(PYTHON) -m ops.report --stack $(STACK) $(ARGS)
+
 ## The write-up's PostgreSQL connection burst on host $(HOST) (ops/load.py): pgbench holds
 ## about 90 connections for 3 minutes; Ctrl-C stops it cleanly.
 load: $(VENV)/.runtime
@@ -46,7 +53,7 @@ bench: $(VENV)/.installed
 	$(PYTHON) bench/eval.py
 
 # The venv `pulumi up` uses (Pulumi.yaml: virtualenv: venv) with the program's and the operator
-# tools' runtime only: what make up, verify, snapshot and load need.
+# tools' runtime only: what make up, verify, snapshot, report and load need.
 $(VENV)/.runtime: requirements.txt ops/requirements.txt
 	@echo "building $(VENV) from requirements.txt and ops/requirements.txt" >&2
 	python3 -m venv $(VENV)

@@ -491,7 +491,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def verify(args: argparse.Namespace, ctx_for: Callable[[], Context], clock: Clock) -> int:
+def check_until_done(args: argparse.Namespace, ctx_for: Callable[[], Context],
+                     clock: Clock) -> tuple[Context, list[Result]]:
+    """Every check once; with `args.wait`, again every `args.interval` s until all pass or the
+    minutes run out. The last round's context and results (make report shows them too)."""
     deadline = None if args.wait is None else clock.monotonic() + args.wait * 60
     stretched = False
     while True:
@@ -513,6 +516,12 @@ def verify(args: argparse.Namespace, ctx_for: Callable[[], Context], clock: Cloc
         for result in failing:
             print(f"  {result.line()}", file=sys.stderr)
         clock.sleep(pause)
+    return ctx, results
+
+
+def verify(args: argparse.Namespace, ctx_for: Callable[[], Context], clock: Clock) -> int:
+    ctx, results = check_until_done(args, ctx_for, clock)
+    failing = [r for r in results if not r.ok]
     if args.json:
         print(json.dumps({"stack": ctx.stack.name, "passed": not failing,
                           "checks": [asdict(r) for r in results]}, indent=2))
