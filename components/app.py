@@ -16,6 +16,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components.design import CONTAINER_LOG_DRIVER, CONTAINER_LOG_OPTIONS
+from components.remote_docker import RemoteDocker
 
 APP_DIR = Path(__file__).resolve().parent.parent / "app"
 CONTAINER_PORT = 8080  # the image runs as a non-root user, which cannot bind 80
@@ -40,8 +41,7 @@ def content_version(directory: Path = APP_DIR) -> str:
 
 @dataclass(frozen=True)
 class FlaskAppArgs:
-    provider: docker.Provider
-    network_name: pulumi.Input[str]
+    docker_host: RemoteDocker  # where it runs: provider, shared network, replaced with the host
     agent_host: str  # the Agent container's name on the shared network
     service: str
     env: str
@@ -65,7 +65,9 @@ class FlaskApp(pulumi.ComponentResource):
             build=docker.DockerBuildArgs(context="app", platform=args.platform),
             skip_push=True,
             build_on_preview=False,
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider))
+            # Replaced with the host: docker.Image does no reconciliation on Read, so nothing else
+            # would ever build it on a new instance.
+            opts=args.docker_host.resource_options(parent=self))
 
         tags = {"env": args.env, "service": args.service, "version": version}
         container = docker.Container(
@@ -77,15 +79,13 @@ class FlaskApp(pulumi.ComponentResource):
             labels=[docker.ContainerLabelArgs(label=f"com.datadoghq.tags.{key}", value=value)
                     for key, value in tags.items()],
             ports=[docker.ContainerPortArgs(internal=CONTAINER_PORT, external=args.published_port)],
-            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.network_name)],
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.docker_host.network_name)],
             restart="unless-stopped",
             # gunicorn's access log writes a line per request (demo traffic included): rotate it.
             log_driver=CONTAINER_LOG_DRIVER,
             log_opts=CONTAINER_LOG_OPTIONS,
-            opts=pulumi.ResourceOptions(
-                parent=self, provider=args.provider,
-                # The published port and fixed name would clash with the replacement.
-                delete_before_replace=True))
+            # The published port and fixed name would clash with the replacement.
+            opts=args.docker_host.resource_options(parent=self, delete_before_replace=True))
 
         self.version = version
         self.image_name = image.image_name
