@@ -18,6 +18,8 @@ HOST_COUNTS = (1, 3)
 # Seconds per provider and call, summed over the run, printed at the end (make conformance's figures).
 FIGURES: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
 _started: list[Plugin] = []
+# Resources of the program no real plugin judged, with why: printed loudly at the end.
+NOT_JUDGED: dict[str, str] = {}
 
 
 def start_plugin(name: str, env: dict[str, str] | None = None) -> Plugin:
@@ -73,6 +75,8 @@ def program(request):
 
 
 def pytest_terminal_summary(terminalreporter):
+    for typ, why in sorted(NOT_JUDGED.items()):
+        terminalreporter.write_line(f"NOT JUDGED by a real plugin: {typ}: {why}", yellow=True, bold=True)
     if not FIGURES:
         return
     terminalreporter.section("provider conformance: seconds per provider and call")

@@ -15,6 +15,7 @@ known yet as the engine's computed sentinel `UNKNOWN`.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import threading
@@ -108,6 +109,7 @@ class Plugin:
     channel: grpc.Channel
     stderr: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # call name -> seconds spent in it
+    _schema: dict | None = None
 
     @classmethod
     def start(cls, name: str, env: dict[str, str] | None = None) -> Plugin:
@@ -151,7 +153,8 @@ class Plugin:
         try:
             return getattr(self.stub, method)(request, timeout=300)
         except grpc.RpcError as error:
-            logs = "\n".join(self.engine.logs[-20:] + self.stderr[-20:])
+            logs = "\n".join([line for line in self.engine.logs if not line.startswith("DEBUG")][-20:]
+                             + self.stderr[-20:])
             raise ProviderError(f"{self.name} {method}: {error.code().name}: {error.details()}"
                                 + (f"\n--- provider log ---\n{logs}" if logs else "")) from None
         finally:
@@ -161,6 +164,12 @@ class Plugin:
 
     def version(self) -> str:
         return self._call("GetPluginInfo", empty_pb2.Empty()).version
+
+    def schema(self) -> dict:
+        """The provider's Pulumi package schema (GetSchema), parsed; fetched once."""
+        if self._schema is None:
+            self._schema = json.loads(self._call("GetSchema", provider_pb2.GetSchemaRequest(version=0)).schema)
+        return self._schema
 
     def check_config(self, inputs: dict, provider_name: str = "default") -> tuple[dict, list[str]]:
         """CheckConfig: the provider's own validation of its configuration."""

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import copy
 
-from tests.providers.declared import declared_resources
+from tests.providers.conftest import NOT_JUDGED
+from tests.providers.declared import ABSENT_FROM_TOOLCHAIN, declared_resources
 from tests.providers.plugin import ProviderError
 from tests.providers.roundtrip import check_or_fail, create_read_diff, delete_all
 
@@ -53,7 +54,10 @@ def test_one_hosts_docker_resources_round_trip_without_a_diff(plugins, dockerd):
         for resource in mine:
             inputs = copy.deepcopy(resource.inputs)
             if resource.typ == IMAGE:
-                check_or_fail(plugin, resource.typ, resource.name, inputs)
+                if resource.typ in ABSENT_FROM_TOOLCHAIN:  # test_check.py fails once it is there
+                    NOT_JUDGED[resource.typ] = ABSENT_FROM_TOOLCHAIN[resource.typ]
+                else:
+                    check_or_fail(plugin, resource.typ, resource.name, inputs)
                 continue
             if resource.typ == CONTAINER and inputs["image"].startswith("sha256:"):
                 # The mocks' id of the Agent's RemoteImage: the real one's instead.
