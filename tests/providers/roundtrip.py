@@ -7,6 +7,7 @@ here as a diff; one that rejects an input fails in Check or Create.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from pulumi.runtime.proto import provider_pb2
@@ -41,7 +42,23 @@ def create_read_diff(plugin: Plugin, typ: str, name: str, inputs: dict) -> tuple
     diff = plugin.diff(typ, name, resource_id, read_state, checked, rechecked)
     created = Created(typ, name, resource_id, read_state, checked)
     none = diff.changes == provider_pb2.DiffResponse.DIFF_NONE and not diff.diffs and not diff.replaces
-    return created, None if none else describe_diff(diff)
+    if none:
+        return created, None
+    values = "; ".join(f"{path}: read back {_at(read_state, path)!r}, declared {_at(rechecked, path)!r}"
+                       for path in diff.detailedDiff)
+    return created, f"{describe_diff(diff)}\n    {values}"
+
+
+def _at(value, path: str):
+    """The value at a detailed diff's path (`a.b[0].c`), or '<absent>'."""
+    for part in re.findall(r"[^.\[\]]+", path):
+        if isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        elif isinstance(value, dict) and part in value:
+            value = value[part]
+        else:
+            return "<absent>"
+    return value
 
 
 def delete_all(plugin: Plugin, created: list[Created]) -> list[str]:
