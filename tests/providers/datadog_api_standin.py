@@ -14,6 +14,7 @@ in the past, a downtime for a monitor that does not exist).
 It answers as the real API answered in terraform-provider-datadog's recorded acceptance tests
 (datadog/tests/cassettes/, cited where each shape is built), including what the provider has to
 live with: monitor thresholds echoed as floats (`2` -> `2.0`), empty `thresholds` dropped,
+message and query trimmed,
 `notify_audit`/`silenced` added, `query alert` reported as `metric alert`; dashboards gaining
 `id`, `url`, `author_*`, `created_at`/`modified_at` and an `id` on every widget; downtime starts
 echoed with seconds (`...T19:00` -> `...T19:00:00`), `notify_end_states` in another order,
@@ -142,6 +143,11 @@ def monitor_answer(body: dict, monitor_id: int, created: datetime, modified: dat
     """POST/GET /api/v1/monitor as TestAccDatadogMonitor_Basic recorded it."""
     answer = copy.deepcopy(body)
     options = answer.setdefault("options", {})
+    # TestAccDatadogMonitor_TrimWhitespace: message, query and escalation_message sent with a
+    # trailing newline are answered trimmed.
+    for holder, key in ((answer, "message"), (answer, "query"), (options, "escalation_message")):
+        if isinstance(holder.get(key), str):
+            holder[key] = holder[key].strip()
     if options.get("thresholds"):
         options["thresholds"] = _float_thresholds(options["thresholds"])
     else:  # TestAccDatadogMonitor_BasicNoTresholdOrPriority: an empty map is not echoed

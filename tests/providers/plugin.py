@@ -55,8 +55,19 @@ def plugin_path(name: str) -> Path:
         raise ToolchainMissing(f"PULUMI_HOME is not set (source toolchain/env.sh): {TOOLCHAIN_MISSING}")
     path = Path(home) / "plugins" / f"resource-{name}-v{VERSIONS[name]}" / f"pulumi-resource-{name}"
     if not os.access(path, os.X_OK):
-        raise ToolchainMissing(f"no plugin {name} {VERSIONS[name]} at {path}: {TOOLCHAIN_MISSING}")
+        raise ToolchainMissing(f"no plugin {name} {VERSIONS[name]} at {path}: {TOOLCHAIN_MISSING}"
+                               + _not_built(name))
     return path
+
+
+def _not_built(name: str) -> str:
+    """What make toolchain wrote about `name` in its NOT-BUILT list, if anything."""
+    listed = Path(os.environ.get("DD_TOOLCHAIN_DIR", "/nonexistent")) / "NOT-BUILT"
+    try:
+        lines = [line for line in listed.read_text().splitlines() if line.startswith(f"{name} ")]
+    except OSError:
+        return ""
+    return "".join(f" (make toolchain says: {line})" for line in lines)
 
 
 def urn(typ: str, name: str) -> str:

@@ -57,6 +57,12 @@ def test_monitor_answer_carries_floats_computed_fields_and_is_read_back(api):
     assert api.shape_errors == [] and api.rejected == []
 
 
+def test_message_and_query_are_answered_trimmed(api):
+    _, created = call(api, "POST", "/api/v1/monitor", {**MONITOR, "message": "hi @ops\n",
+                                                      "query": MONITOR["query"] + "\n"})
+    assert (created["message"], created["query"]) == ("hi @ops", MONITOR["query"])
+
+
 def test_query_alert_is_answered_as_metric_alert(api):
     _, created = call(api, "POST", "/api/v1/monitor", {**MONITOR, "type": "query alert"})
     assert created["type"] == "metric alert"
