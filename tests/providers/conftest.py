@@ -27,7 +27,11 @@ def start_plugin(name: str, env: dict[str, str] | None = None) -> Plugin:
     try:
         plugin_path(name)
     except ToolchainMissing as missing:
-        pytest.fail(str(missing), pytrace=False)
+        why = str(missing)
+    else:
+        why = None
+    if why:
+        pytest.fail(why, pytrace=False)
     began = time.monotonic()
     plugin = Plugin.start(name, env)
     FIGURES[name]["start"] += time.monotonic() - began

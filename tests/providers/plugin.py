@@ -204,7 +204,7 @@ class Plugin:
 
     def create(self, typ: str, name: str, checked: dict) -> tuple[str, dict]:
         response = self._call("Create", provider_pb2.CreateRequest(
-            urn=urn(typ, name), name=name, type=typ, properties=to_struct(checked), timeout=300))
+            urn=urn(typ, name), name=name, type=typ, properties=to_struct(checked)))
         return response.id, from_struct(response.properties)
 
     def read(self, typ: str, name: str, resource_id: str, state: dict, inputs: dict) -> tuple[str, dict, dict]:
@@ -222,7 +222,7 @@ class Plugin:
     def delete(self, typ: str, name: str, resource_id: str, state: dict, inputs: dict) -> None:
         self._call("Delete", provider_pb2.DeleteRequest(
             id=resource_id, urn=urn(typ, name), name=name, type=typ, properties=to_struct(state),
-            old_inputs=to_struct(inputs), timeout=300))
+            old_inputs=to_struct(inputs)))
 
 
 def describe_diff(response: provider_pb2.DiffResponse) -> str:
