@@ -62,7 +62,8 @@ BAD_INPUTS = [
      "`make up`, which asks for it, or `pulumi config set --stack test --secret datadog:apiKey` (asks for "
      "it, hidden); either writes .pulumi-user/Pulumi.test.yaml, or export DD_API_KEY"),
     ({"datadog:appKey": None}, "datadog:appKey", "DD_APP_KEY"),
-    ({"aws:region": None}, "aws:region", "`pulumi config set --stack test aws:region us-east-2`; " + "either writes .pulumi-user/Pulumi.test.yaml"),
+    ({"aws:region": None}, "aws:region", "`pulumi config set --stack test aws:region us-east-2`; either writes "
+     ".pulumi-user/Pulumi.test.yaml"),
     ({"sshAlowedCidrs": ["203.0.113.10/32"]}, "sshAlowedCidrs", "did you mean 'sshAllowedCidrs'"),
 ]
 
