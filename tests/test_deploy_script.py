@@ -581,6 +581,29 @@ def test_a_new_stack_is_checked_for_the_plugin_before_it_is_created(box):
     assert not [c for c in box.calls() if c[:2] == ["stack", "init"]]
 
 
+def test_a_new_stack_takes_its_transport_from_the_shared_settings(box):
+    """Before the stack exists `pulumi config get` cannot answer: its settings file (with the
+    shared settings copied in) says how its hosts are reached, so ssh needs no plugin."""
+    box.ssh_keys()
+    box.without("session-manager-plugin")
+    shared = box.project / "Pulumi.test.yaml"
+    shared.write_text(shared.read_text().replace("dd-assessment:hostAccess: ssm", "dd-assessment:hostAccess: ssh"))
+    box.env["PULUMI_CONFIG_PASSPHRASE"] = "pass"
+    message = _refused(box, "preview")
+    assert "Session Manager plugin" not in message
+    assert "--path 'sshAllowedCidrs[0]'" in message  # asked for under ssh, not appAllowedCidrs
+    assert ["stack", "init", "test"] in box.calls()
+
+
+def test_without_the_programs_runtime_it_says_how_to_build_it(box):
+    box.complete()
+    (box.project / "venv").unlink()
+    box.env["PULUMI_CONFIG_PASSPHRASE"] = "pass"
+    message = _refused(box, "up", "--yes")
+    assert f"{box.project}/venv/bin/python does not exist: run `make up` (it builds venv/ first)" in message
+    assert [c[:2] for c in box.calls()] == [["whoami", "--non-interactive"]]  # the backend, nothing else
+
+
 def test_with_ssh_access_the_ssh_cidrs_are_asked_for(box):
     box.complete()
     box.unset_config("sshAllowedCidrs")
