@@ -439,7 +439,7 @@ def test_without_a_terminal_missing_config_is_listed_as_commands(box):
     # The region is a shared setting of stack test: copied, not asked for.
     assert "aws:region" not in result.stderr.split("Run (they")[1]
     assert box.config("aws:region") == ["us-east-2"]
-    assert f"write your own .pulumi-user/Pulumi.test.yaml, which git ignores" in result.stderr
+    assert "write your own .pulumi-user/Pulumi.test.yaml, which git ignores" in result.stderr
     assert not [c for c in box.calls() if c[:2] == ["config", "set"] or c[:1] in (["up"], ["preview"])]
 
 
