@@ -14,13 +14,14 @@ import (
 	"github.com/pulumi/pulumi-terraform-bridge/v3/pkg/tfbridge"
 	"github.com/pulumi/pulumi-terraform-bridge/v3/pkg/tfbridge/tokens"
 	shimv2 "github.com/pulumi/pulumi-terraform-bridge/v3/pkg/tfshim/sdk-v2"
+	pulumitokens "github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 	"github.com/terraform-providers/terraform-provider-docker/shim"
 )
 
 // Version is stamped by the build (-X): the pulumi-docker release these tokens stand for.
 var Version = "5.2.0"
 
-func token(name string) tokens.Type { return tfbridge.MakeResource("docker", "index", name) }
+func token(name string) pulumitokens.Type { return tfbridge.MakeResource("docker", "index", name) }
 
 // Provider is the bridge's description of the provider.
 func Provider() tfbridge.ProviderInfo {
