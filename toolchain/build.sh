@@ -55,6 +55,7 @@ BIN="$DIR/bin"
 BUILD="$DIR/build"
 STAMPS="$DIR/stamps"
 TIMES="$DIR/step-times.txt"
+export DD_TOOLCHAIN_DIR="$DIR"
 export PULUMI_HOME="$DIR/pulumi-home"
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
@@ -157,6 +158,12 @@ bridged_provider() {
         return 1
     }
     cp "$out/schema.json" "$PROVIDERS_SRC/$name/cmd/schema.json"
+    # The generator writes bridge-metadata.json only when it has something to record.
+    if [[ -f "$out/bridge-metadata.json" ]]; then
+        cp "$out/bridge-metadata.json" "$PROVIDERS_SRC/$name/cmd/bridge-metadata.json"
+    else
+        echo '{}' > "$PROVIDERS_SRC/$name/cmd/bridge-metadata.json"
+    fi
     gobuild "$PROVIDERS_SRC" \
         -ldflags "-s -w -X dd-assessment/toolchain/providers/$name.Version=$version" \
         -o "$out/pulumi-resource-$name" "./$name/cmd"
