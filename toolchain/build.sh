@@ -37,7 +37,7 @@ NOT_BUILT=(
 
 toolchain_key() {
     local sum
-    sum=$(cd "$HERE" && find . -type f ! -name env.sh ! -name '*.md' ! -path './tests/*' -print0 \
+    sum=$(cd "$HERE" && find . -type f ! -name env.sh ! -name smoke.sh ! -name '*.md' ! -path './tests/*' -print0 \
         | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-12)
     echo "pulumi-${PULUMI_VERSION}-${sum}"
 }
