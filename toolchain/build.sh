@@ -32,7 +32,7 @@ DATADOG_VERSION=5.17.0
 # What cannot be built here, and why (printed at every run, written to $DIR/NOT-BUILT).
 NOT_BUILT=(
     "command $COMMAND_VERSION: its only source, the Go module github.com/pulumi/pulumi-command/provider, is not served by the Go module proxy here (pseudo-versions only, none served); it is a native provider (pulumi-go-provider), so there is no upstream to bridge instead"
-    "datadog $DATADOG_VERSION: the Go module proxy refuses the paths github.com/DataDog/terraform-provider-datadog and github.com/DataDog/datadog-api-client-go/v2 ('This path is not available'), and pulumi-datadog's provider module is not served either"
+    "datadog $DATADOG_VERSION: the Go module proxy refuses terraform-provider-datadog at every version, under github.com/DataDog/terraform-provider-datadog and its module path github.com/terraform-providers/terraform-provider-datadog ('not available'), and pulumi-datadog's provider module too"
 )
 
 # What is built differently from the pins (printed at every run, written to $DIR/DIFFERS).
