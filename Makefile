@@ -11,7 +11,7 @@ ARGS ?=
 # `make load`: which host of the stack (0..hostCount-1).
 HOST ?= 0
 
-.PHONY: test conformance up preview destroy verify snapshot report load policy bench
+.PHONY: test conformance up preview destroy verify snapshot report load policy bench toolchain
 
 ## Every test: the program under mocks, the boot files, PostgreSQL, the Agent check, the app,
 ## the policy pack, the workflow and the deploy script. First the system packages they need
@@ -57,6 +57,12 @@ load: $(VENV)/.runtime
 
 ## The policy pack's own environment, for `make preview ARGS=--policy`.
 policy: policy/venv/.installed
+
+## The real Pulumi toolchain (CLI, Python language host, the pinned provider plugins but AWS's),
+## built from Go modules into ${DD_ASSESSMENT_CACHE:-~/.cache/dd-assessment}/toolchain/<key>;
+## `source toolchain/env.sh` uses it. Cold: long (see README); again: seconds.
+toolchain:
+	bash toolchain/build.sh
 
 bench: $(VENV)/.installed
 	$(PYTHON) bench/eval.py

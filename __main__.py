@@ -66,7 +66,7 @@ for host in hosts:
         published_port=design.APP_PORT))
     if settings.demo_traffic:
         DemoTraffic(f"{host.host_name}-traffic", DemoTrafficArgs(
-            docker_host=docker_host, image=app.image_name, app_url=app.internal_url,
+            docker_host=docker_host, image=app.image_id, app_url=app.internal_url,
             container_name=f"{APP_SERVICE}-traffic",
             requests_per_minute=settings.demo_traffic))
 

@@ -107,10 +107,24 @@ class Settings:
 # Parsing helpers: each returns a value or raises ValueError with the fix in its message.
 
 
-def _set_hint(key: str, example: str, secret: bool = False) -> str:
-    """The command that sets `key`; a list key's example carries its own `--path 'key[0]'`."""
-    args = example if example.startswith("--path") else f"{key} {example}"
-    return f"`pulumi config set {'--secret ' if secret else ''}{args}`"
+# Where Pulumi keeps a stack's settings, each user's own file (Pulumi.yaml's stackConfigDir,
+# gitignored): a hint never sends a personal value towards the tracked Pulumi.<stack>.yaml.
+OWN_SETTINGS_FILE = ".pulumi-user/Pulumi.{stack}.yaml"
+
+
+def _set_hint(key: str, example: str, stack: str, secret: bool = False) -> str:
+    """How to set a per-user `key`: make up, which asks, or the command (into the user's own file).
+
+    A list key's example carries its own `--path 'key[0]'`. A secret is never on the command line
+    (shell history, the process list): `pulumi config set --secret KEY` asks for it, hidden.
+    """
+    make_up = "`make up`" if stack == "test" else f"`make up STACK={stack}`"
+    if secret:
+        command = f"`pulumi config set --stack {stack} --secret {key}` (asks for it, hidden)"
+    else:
+        args = example if example.startswith("--path") else f"{key} {example}"
+        command = f"`pulumi config set --stack {stack} {args}`"
+    return f"{make_up}, which asks for it, or {command}; either writes {OWN_SETTINGS_FILE.format(stack=stack)}"
 
 
 def _parse_list(raw: str) -> list:
@@ -285,7 +299,7 @@ def load_settings() -> Settings:
         raw = config.get(key)
         if raw is None and default_raw is None:
             if required:
-                problems.append(f"{key}: required{why}; set it with {_set_hint(key, example)}")
+                problems.append(f"{key}: required{why}; set it with {_set_hint(key, example, stack)}")
             return default
         try:
             return parse(default_raw if raw is None else raw)
@@ -297,7 +311,7 @@ def load_settings() -> Settings:
     region = pulumi.Config("aws").get("region") or os.environ.get("AWS_REGION") \
         or os.environ.get("AWS_DEFAULT_REGION")
     if not region:
-        problems.append(f"aws:region: required; set it with {_set_hint('aws:region', 'us-east-2')}")
+        problems.append(f"aws:region: required; set it with {_set_hint('aws:region', 'us-east-2', stack)}")
     elif not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", region):
         problems.append(f"aws:region: '{region}' is not an AWS region name like 'us-east-2'")
 
@@ -345,8 +359,8 @@ def load_settings() -> Settings:
     demo_traffic = read("demoTraffic", lambda raw: _parse_int(
         raw, 0, MAX_DEMO_TRAFFIC, " requests per minute (0: no traffic container)"), default=30)
 
-    api_key = _datadog_key(config_key="apiKey", env="DD_API_KEY", problems=problems)
-    app_key = _datadog_key(config_key="appKey", env="DD_APP_KEY", problems=problems)
+    api_key = _datadog_key(config_key="apiKey", env="DD_API_KEY", stack=stack, problems=problems)
+    app_key = _datadog_key(config_key="appKey", env="DD_APP_KEY", stack=stack, problems=problems)
 
     problems.extend(_unknown_keys(project))
     if problems:
@@ -367,7 +381,7 @@ def load_settings() -> Settings:
     )
 
 
-def _datadog_key(*, config_key: str, env: str, problems: list[str]) -> Optional[pulumi.Output]:
+def _datadog_key(*, config_key: str, env: str, stack: str, problems: list[str]) -> Optional[pulumi.Output]:
     """A Datadog key as a Pulumi secret: `datadog:<key>` config, else the environment."""
     value = pulumi.Config("datadog").get_secret(config_key)
     if value is not None:
@@ -375,7 +389,7 @@ def _datadog_key(*, config_key: str, env: str, problems: list[str]) -> Optional[
     if os.environ.get(env):
         return pulumi.Output.secret(os.environ[env])
     problems.append(f"datadog:{config_key}: required; set it with "
-                    f"{_set_hint('datadog:' + config_key, '<key>', secret=True)} or export {env}")
+                    f"{_set_hint('datadog:' + config_key, '', stack, secret=True)}, or export {env}")
     return None
 
 

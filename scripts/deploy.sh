@@ -12,12 +12,16 @@
 #      logged in to (`pulumi whoami`), else a file backend inside the project
 #      (file://<project>/.pulumi-state, gitignored) given to each pulumi call as PULUMI_BACKEND_URL:
 #      never `pulumi login`, which would change the backend of every project on the machine;
-#   3. the stack: selected, or created (with --secrets-provider, e.g. awskms://alias/...?region=...,
-#      else the backend's default: a passphrase from PULUMI_CONFIG_PASSPHRASE on DIY backends);
+#   3. your settings file, .pulumi-user/Pulumi.<stack>.yaml (Pulumi.yaml's stackConfigDir, so every
+#      pulumi command reads and writes it; gitignored): the shared settings of the tracked
+#      Pulumi.<stack>.yaml that it lacks are copied in (scripts/stack_settings.py; yours win);
+#      then the stack: selected, or created (with --secrets-provider, e.g.
+#      awskms://alias/...?region=..., else the backend's default: a passphrase from
+#      PULUMI_CONFIG_PASSPHRASE on DIY backends), its salt or KMS data key going into your file;
 #   4. per-user config the stack lacks (aws:region, offered from the AWS CLI's own configuration;
 #      who may connect: appAllowedCidrs, or sshAllowedCidrs under hostAccess ssh; sshPublicKey,
 #      notifyHandles, Datadog keys): asked for on a terminal, otherwise listed as the exact
-#      `pulumi config set` commands. They land in Pulumi.<stack>.yaml, which git ignores;
+#      `pulumi config set` commands. They land in your settings file, never in a tracked one;
 #   5. `pulumi up` / `preview` / `destroy` (destroy asks for the stack name unless --yes); with
 #      --policy, up and preview run the CrossGuard pack in policy/ as the pull-request preview does.
 set -euo pipefail
@@ -153,18 +157,36 @@ case "$BACKEND_FROM" in
 esac
 
 # ---------------------------------------------------------------------------------------------
-# 3. Stack (and its passphrase, when its secrets provider is a passphrase).
+# 3. Your settings file, then the stack (and its passphrase, when its secrets provider is one).
 
-STACK_FILE="Pulumi.$STACK.yaml"
+# Pulumi keeps the stack's settings in <stackConfigDir>/Pulumi.<stack>.yaml (Pulumi.yaml says
+# .pulumi-user): the tracked Pulumi.<stack>.yaml holds only what everyone shares.
+SETTINGS_DIR=$(sed -n 's/^stackConfigDir: *//p' Pulumi.yaml | head -n 1)
+STACK_FILE="${SETTINGS_DIR:-.}/Pulumi.$STACK.yaml"
+# Pulumi's own helpers run in the program's runtime (make up builds it first; PyYAML comes with
+# the Pulumi SDK there).
+PYTHON="$ROOT/venv/bin/python"
+[[ -x $PYTHON ]] || die "$PYTHON does not exist: run \`make $COMMAND\` (it builds venv/ first), or \`make venv/.runtime\`"
+"$PYTHON" "$ROOT/scripts/stack_settings.py" "$STACK"
+# A settings file without the stack's secrets provider (a teammate's first run on a shared
+# backend, a CI runner) takes the one recorded in the stack's state, instead of starting a new
+# passphrase salt that cannot read the stack's secrets (pkg/cmd/pulumi/stack/secrets.go,
+# SecretsManagerLoader.FallbackToState); Pulumi then writes it into the settings file.
+export PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER=${PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER:-true}
+
 stack_exists=false
 if pulumi stack select "$STACK" </dev/null >/dev/null 2>&1; then
   stack_exists=true
 fi
 
-# What this machine needs to reach the hosts depends on the stack's hostAccess (ssm by default).
+# What this machine needs to reach the hosts depends on the stack's hostAccess (ssm by default):
+# for a stack not created yet, as its settings file (shared settings included) says.
 HOST_ACCESS=ssm
 if [[ $stack_exists == true ]]; then
   HOST_ACCESS=$(pulumi config get hostAccess --stack "$STACK" </dev/null 2>/dev/null || echo ssm)
+elif [[ -f $STACK_FILE ]]; then
+  HOST_ACCESS=$(sed -n 's/^  dd-assessment:hostAccess: *//p' "$STACK_FILE" | head -n 1)
+  HOST_ACCESS=${HOST_ACCESS:-ssm}
 fi
 if [[ $HOST_ACCESS == ssm ]] && ! command -v session-manager-plugin >/dev/null 2>&1; then
   die "Session Manager plugin: not on PATH, and stack '$STACK' reaches its hosts through Session Manager (hostAccess: ssm, the default). Install it: macOS \`brew install --cask session-manager-plugin\`; Debian/Ubuntu \`curl -fsSLo /tmp/session-manager-plugin.deb https://s3.amazonaws.com/session-manager-downloads/plugin/latest/ubuntu_64bit/session-manager-plugin.deb && sudo dpkg -i /tmp/session-manager-plugin.deb\` (ubuntu_arm64 on ARM); others: https://docs.aws.amazon.com/systems-manager/latest/userguide/session-manager-working-with-install-plugin.html. Or open port 22 instead: \`pulumi config set --stack $STACK hostAccess ssh\`"
@@ -327,7 +349,8 @@ for pair in apiKey:DD_API_KEY appKey:DD_APP_KEY; do
 done
 
 if ((${#missing[@]})); then
-  say "deploy: stack '$STACK' lacks configuration and stdin is not a terminal to ask for it. Run:"
+  say "deploy: stack '$STACK' lacks configuration and stdin is not a terminal to ask for it. Run (they"
+  say "        write your own $STACK_FILE, which git ignores):"
   for command in "${missing[@]}"; do say "  $command"; done
   say "then re-run scripts/deploy.sh $COMMAND $STACK"
   exit 1

@@ -6,20 +6,25 @@ system tools the script uses, so "pulumi missing" or "aws missing" really is mis
 answered through a pseudo-terminal, the way a user at a terminal would; without one, stdin is
 /dev/null and the script must fail listing the commands to run instead.
 
-The stand-in `pulumi` keeps stacks and config in files: `stack select` fails until `stack init`
-ran (or the test made the stack), `config get` answers what `config set` stored.
+The stand-in `pulumi` keeps stacks in files (`stack select` fails until `stack init` ran, or the
+test made the stack) and each stack's settings in the settings file the real CLI would use, found
+the same way (Pulumi.yaml's stackConfigDir): so these tests also judge where make up writes a
+user's settings, with the project's real Pulumi.yaml and shared Pulumi.test.yaml.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shlex
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.harness import ROOT
 
@@ -28,60 +33,111 @@ BACKEND_SCRIPT = ROOT / "scripts" / "pulumi-backend.sh"
 SYSTEM_TOOLS = ("bash", "dirname", "sed", "head", "grep", "tr", "cat", "mkdir", "touch")
 PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHn7ZK2pQyYl6GgSyJ7cTi8tCqSoxX5pn2ZwK9bpXnxK me@laptop"
 
-PULUMI_STUB = r"""#!/usr/bin/env bash
-# Stand-in pulumi: records its arguments, keeps stacks and config under $STUB_DIR.
-printf '%q ' "$@" >>"$STUB_DIR/calls"
-printf '\n' >>"$STUB_DIR/calls"
-printf '%s\n' "${PULUMI_BACKEND_URL:-}" >>"$STUB_DIR/backends"  # what each call ran against
-positional=()
-while (($#)); do
-  case "$1" in
-    --stack | -s) shift ;;
-    --secret | --path | --non-interactive | --verbose | --yes) ;;
-    *) positional+=("$1") ;;
-  esac
-  shift
-done
-set -- "${positional[@]}"
-case "$1 ${2:-}" in
-  "whoami "*)
-    if [[ ${STUB_LOGGED_IN:-0} == 1 ]]; then
-      printf 'User: alice\nBackend URL: https://app.pulumi.com/alice\n'
-      exit 0
-    fi
-    if [[ -f "$STUB_DIR/logged-in" ]]; then
-      printf 'User: alice\nBackend URL: %s\n' "$(cat "$STUB_DIR/logged-in")"
-      exit 0
-    fi
-    echo "error: PULUMI_ACCESS_TOKEN must be set for login during non-interactive CLI sessions" >&2
-    exit 255
-    ;;
-  "login "*) printf '%s' "$2" >"$STUB_DIR/logged-in" ;;
-  "stack select")
-    [[ -e "$STUB_DIR/stacks/$3" ]] && exit 0
-    echo "error: no stack named '$3' found" >&2
-    exit 255
-    ;;
-  "stack init")
-    mkdir -p "$STUB_DIR/stacks"
-    touch "$STUB_DIR/stacks/$3"
-    printf '%s' "${PULUMI_CONFIG_PASSPHRASE:-}" >"$STUB_DIR/passphrase-at-init"
-    exit 0
-    ;;
-  "config get")
-    [[ -f "$STUB_DIR/config/$3" ]] && { cat "$STUB_DIR/config/$3"; exit 0; }
-    echo "error: configuration key '$3' not found for stack" >&2
-    exit 255
-    ;;
-  "config set")
-    key=${3%%\[*}
-    if (($# >= 4)); then value=$4; else value=$(cat); fi
-    mkdir -p "$STUB_DIR/config"
-    printf '%s\n' "$value" >>"$STUB_DIR/config/$key"
-    exit 0
-    ;;
-esac
-exit 0
+# Stand-in pulumi, in Python (PyYAML, from this venv): records its arguments and keeps stacks under
+# $STUB_DIR, and each stack's settings in the file the real CLI reads and writes: --config-file if
+# given, else <stackConfigDir from Pulumi.yaml>/Pulumi.<stack>.yaml, else Pulumi.<stack>.yaml
+# (pulumi/pulumi sdk/go/common/workspace/paths.go, ProjectStackPath). `stack init` writes the
+# secrets provider there as the real one does (pkg/cmd/pulumi/stack/io.go, CreateStack); secrets
+# are stored "encrypted" (reversed), never as typed. Every settings file a call used goes to
+# $STUB_DIR/files.
+PULUMI_STUB = """#!{python}
+import os, shlex, sys
+from pathlib import Path
+import yaml
+
+stub = Path(os.environ["STUB_DIR"])
+args = sys.argv[1:]
+with open(stub / "calls", "a") as log:
+    log.write(" ".join(shlex.quote(a) for a in args) + "\\n")
+with open(stub / "backends", "a") as log:  # what each call ran against
+    log.write(os.environ.get("PULUMI_BACKEND_URL", "") + "\\n")
+
+def fail(message):
+    print("error: " + message, file=sys.stderr)
+    sys.exit(255)
+
+options, flags, positional = {}, set(), []
+with_value = ("--stack", "-s", "--config-file", "--secrets-provider", "--policy-pack")
+i = 0
+while i < len(args):
+    if args[i] in with_value:
+        options["stack" if args[i] == "-s" else args[i][2:]] = args[i + 1]
+        i += 2
+    elif args[i].startswith("-"):
+        flags.add(args[i])
+        i += 1
+    else:
+        positional.append(args[i])
+        i += 1
+command = " ".join(positional[:2])
+
+if positional[:1] == ["whoami"]:
+    if os.environ.get("STUB_LOGGED_IN") == "1":
+        print("User: alice\\nBackend URL: https://app.pulumi.com/alice")
+        sys.exit(0)
+    fail("PULUMI_ACCESS_TOKEN must be set for login during non-interactive CLI sessions")
+
+project = yaml.safe_load(Path("Pulumi.yaml").read_text())
+stacks = stub / "stacks"
+current = stub / "current"
+stack = options.get("stack") or (positional[2] if command in ("stack select", "stack init") else None)
+stack = stack or (current.read_text() if current.exists() else None)
+if stack is None:
+    fail("no stack selected")
+if "config-file" in options:
+    settings = Path(options["config-file"])
+else:
+    settings = Path(project.get("stackConfigDir", ".")) / f"Pulumi.{stack}.yaml"
+with open(stub / "files", "a") as log:
+    log.write(f"{command} {settings.resolve()}\\n")
+
+def load():
+    return (yaml.safe_load(settings.read_text()) or {}) if settings.exists() else {}
+
+def save(data):
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    settings.write_text(yaml.safe_dump(data, sort_keys=False))
+
+def full_key(key):
+    return key if ":" in key else project["name"] + ":" + key
+
+if command == "stack select":
+    if not (stacks / stack).exists():
+        fail(f"no stack named '{stack}' found")
+    current.write_text(stack)
+elif command == "stack init":
+    stacks.mkdir(exist_ok=True)
+    (stacks / stack).touch()
+    current.write_text(stack)
+    (stub / "passphrase-at-init").write_text(os.environ.get("PULUMI_CONFIG_PASSPHRASE", ""))
+    data = load()
+    if "secrets-provider" in options:
+        data.update(secretsprovider=options["secrets-provider"], encryptedkey="c3RhbmQtaW4=")
+    else:
+        data["encryptionsalt"] = "v1:c3RhbmQtaW4=:v1:stand-in"
+    save(data)
+elif not (stacks / stack).exists():
+    fail(f"no stack named '{stack}' found")
+elif command == "config get":
+    value = (load().get("config") or {}).get(full_key(positional[2]))
+    if value is None:
+        fail(f"configuration key '{positional[2]}' not found for stack '{stack}'")
+    if isinstance(value, dict):
+        value = value["secure"][::-1]
+    print(value if isinstance(value, str) else yaml.safe_dump(value, default_flow_style=True).strip())
+elif command == "config set":
+    value = positional[3] if len(positional) > 3 else sys.stdin.read().removesuffix("\\n")
+    data = load()
+    config = data["config"] = data.get("config") or {}
+    stored = {"secure": value[::-1]} if "--secret" in flags else value
+    name = positional[2]
+    if "--path" in flags and name.endswith("]"):
+        name, index = name[:-1].split("[")
+        items = config.setdefault(full_key(name), [])
+        items[int(index):int(index) + 1] = [stored]
+    else:
+        config[full_key(name)] = stored
+    save(data)
 """
 
 AWS_STUB = r"""#!/usr/bin/env bash
@@ -142,15 +198,44 @@ class Sandbox:
         log = self.stub / "backends"
         return log.read_text().splitlines() if log.exists() else []
 
-    def config(self, key: str) -> list[str]:
-        path = self.stub / "config" / key
-        return path.read_text().splitlines() if path.exists() else []
+    def settings_file(self, stack: str = "test") -> Path:
+        """The stack's own settings file, where Pulumi.yaml's stackConfigDir puts it."""
+        return self.project / ".pulumi-user" / f"Pulumi.{stack}.yaml"
 
-    def set_config(self, **values: str | list[str]) -> None:
-        (self.stub / "config").mkdir(exist_ok=True)
+    def settings(self, stack: str = "test") -> dict:
+        path = self.settings_file(stack)
+        return (yaml.safe_load(path.read_text()) or {}) if path.exists() else {}
+
+    def config(self, key: str, stack: str = "test") -> list[str]:
+        """A setting as stored: a list's items, a secret decrypted, or nothing."""
+        value = (self.settings(stack).get("config") or {}).get(key if ":" in key else f"dd-assessment:{key}")
+        if value is None:
+            return []
+        items = value if isinstance(value, list) else [value]
+        return [item["secure"][::-1] if isinstance(item, dict) else item for item in items]
+
+    def set_config(self, stack: str = "test", **values: str | list[str]) -> None:
+        """Settings as `pulumi config set` leaves them (datadog:* as secrets); `a__b` means `a:b`."""
+        data = self.settings(stack)
+        config = data.setdefault("config", {})
         for key, value in values.items():
-            lines = value if isinstance(value, list) else [value]
-            (self.stub / "config" / key.replace("__", ":")).write_text("".join(f"{v}\n" for v in lines))
+            key = key.replace("__", ":")
+            config[key if ":" in key else f"dd-assessment:{key}"] = (
+                {"secure": value[::-1]} if key.startswith("datadog:") else value)
+        self.settings_file(stack).parent.mkdir(exist_ok=True)
+        self.settings_file(stack).write_text(yaml.safe_dump(data, sort_keys=False))
+
+    def unset_config(self, *keys: str, stack: str = "test") -> None:
+        data = self.settings(stack)
+        for key in keys:
+            del data["config"][key if ":" in key else f"dd-assessment:{key}"]
+        self.settings_file(stack).write_text(yaml.safe_dump(data, sort_keys=False))
+
+    def settings_files(self) -> list[tuple[str, Path]]:
+        """(command, settings file) of each pulumi call that reads or writes stack settings."""
+        log = self.stub / "files"
+        return ([(line.rsplit(" ", 1)[0], Path(line.rsplit(" ", 1)[1])) for line in log.read_text().splitlines()]
+                if log.exists() else [])
 
     def make_stack(self, name: str = "test") -> None:
         (self.stub / "stacks").mkdir(exist_ok=True)
@@ -163,12 +248,13 @@ class Sandbox:
         (ssh / "id_ed25519.pub").write_text(PUBLIC_KEY + "\n")
         return ssh / "id_ed25519"
 
-    def complete(self) -> None:
+    def complete(self, stack: str = "test") -> None:
         """A stack with everything a deployment needs."""
         self.ssh_keys()
-        self.make_stack()
-        self.set_config(aws__region="us-east-2", sshAllowedCidrs=["203.0.113.10/32"], sshPublicKey=PUBLIC_KEY,
-                        notifyHandles=["@ops@example.com"], datadog__apiKey="k1", datadog__appKey="k2")
+        self.make_stack(stack)
+        self.set_config(stack, aws__region="us-east-2", sshAllowedCidrs=["203.0.113.10/32"],
+                        sshPublicKey=PUBLIC_KEY, notifyHandles=["@ops@example.com"],
+                        datadog__apiKey="k1", datadog__appKey="k2")
 
     def without(self, tool: str) -> None:
         (self.bin / tool).unlink()
@@ -199,12 +285,17 @@ def box(tmp_path) -> Sandbox:
         directory.mkdir(parents=True)
     shutil.copy2(SCRIPT, project / "scripts" / "deploy.sh")
     shutil.copy2(BACKEND_SCRIPT, project / "scripts" / "pulumi-backend.sh")
-    (project / "Pulumi.yaml").write_text("name: dd-assessment\nruntime: python\n")
+    shutil.copy2(ROOT / "scripts" / "stack_settings.py", project / "scripts" / "stack_settings.py")
+    # The project's own Pulumi.yaml (its stackConfigDir decides where settings go) and shared file.
+    for name in ("Pulumi.yaml", "Pulumi.test.yaml"):
+        shutil.copy2(ROOT / name, project / name)
+    # deploy.sh runs its helper with the program's runtime, venv/bin/python: this test venv.
+    (project / "venv").symlink_to(Path(sys.prefix))
     for tool in SYSTEM_TOOLS:
         found = shutil.which(tool)
         assert found, f"{tool} is needed by scripts/deploy.sh"
         (bin_dir / tool).symlink_to(found)
-    _executable(bin_dir / "pulumi", PULUMI_STUB)
+    _executable(bin_dir / "pulumi", PULUMI_STUB.replace("{python}", sys.executable))
     _executable(bin_dir / "aws", AWS_STUB)
     _executable(bin_dir / "curl", CURL_STUB)
     _executable(bin_dir / "ssh", SSH_STUB)
@@ -222,7 +313,7 @@ def test_fresh_project_uses_its_own_backend_creates_the_stack_asks_and_deploys(b
     result = box.run("up", answers=[
         "correct horse battery", "correct horse battery",  # passphrase, twice for a new stack
         "",  # use ~/.ssh/id_ed25519.pub as sshPublicKey
-        "",  # accept the offered region (no AWS CLI region here: us-east-2)
+        # (no region question: the shared Pulumi.test.yaml has aws:region)
         "",  # accept the caller's address (from checkip) as appAllowedCidrs (no SSH port under ssm)
         "@ops@example.com, @slack-alerts",  # notifyHandles
         "dd-api-key-typed", "dd-app-key-typed",  # Datadog keys
@@ -233,7 +324,6 @@ def test_fresh_project_uses_its_own_backend_creates_the_stack_asks_and_deploys(b
         ["stack", "select", "test"],
         ["stack", "init", "test"],
         ["config", "set", "--stack", "test", "sshPublicKey", PUBLIC_KEY],
-        ["config", "set", "--stack", "test", "aws:region", "us-east-2"],
         ["config", "set", "--stack", "test", "--path", "appAllowedCidrs[0]", "198.51.100.7/32"],
         ["config", "set", "--stack", "test", "--path", "notifyHandles[0]", "@ops@example.com"],
         ["config", "set", "--stack", "test", "--path", "notifyHandles[1]", "@slack-alerts"],
@@ -254,6 +344,17 @@ def test_fresh_project_uses_its_own_backend_creates_the_stack_asks_and_deploys(b
     assert box.config("datadog:appKey") == ["dd-app-key-typed"]
     assert "dd-api-key-typed" not in (box.stub / "calls").read_text()
     assert "dd-api-key-typed" not in result.stdout + result.stderr
+    # Every call that reads or writes settings used the user's own file, which has the stack's
+    # salt, the shared settings and the answers; the shared file is byte for byte as tracked.
+    own = box.settings_file().resolve()
+    assert {file for _, file in box.settings_files()} == {own}
+    assert (box.project / "Pulumi.test.yaml").read_bytes() == (ROOT / "Pulumi.test.yaml").read_bytes()
+    settings = box.settings()
+    assert settings["encryptionsalt"] == "v1:c3RhbmQtaW4=:v1:stand-in"
+    assert settings["config"]["aws:region"] == "us-east-2"
+    assert settings["config"]["dd-assessment:timezone"] == "America/New_York"
+    assert settings["config"]["dd-assessment:appAllowedCidrs"] == ["198.51.100.7/32"]
+    assert "dd-api-key-typed" not in own.read_text()  # stored encrypted
 
     # The next run chooses the same backend the same way, finds the stack and its config: it just runs.
     (box.stub / "calls").unlink()
@@ -284,8 +385,10 @@ def test_the_backend_wrapper_gives_a_command_the_same_backend(box):
 
 def test_existing_backend_from_the_environment_is_used_without_login(box):
     box.complete()
-    (box.project / "Pulumi.test.yaml").write_text(
-        "secretsprovider: awskms://alias/dd-assessment-pulumi-secrets?region=us-east-2\n")
+    settings = box.settings()
+    settings.update(secretsprovider="awskms://alias/dd-assessment-pulumi-secrets?region=us-east-2",
+                    encryptedkey="c3RhbmQtaW4=")
+    box.settings_file().write_text(yaml.safe_dump(settings))
     box.env["PULUMI_BACKEND_URL"] = "s3://team-state?region=us-east-2"
     result = box.run("preview")
     assert result.returncode == 0, result.stderr
@@ -304,14 +407,18 @@ def test_an_existing_login_is_kept(box):
 
 
 def test_another_stack_is_created_with_the_requested_secrets_provider(box):
-    box.complete()
+    box.ssh_keys()
+    box.set_config("dev", aws__region="eu-west-3", sshAllowedCidrs=["203.0.113.10/32"], sshPublicKey=PUBLIC_KEY,
+                   notifyHandles=["@ops@example.com"], datadog__apiKey="k1", datadog__appKey="k2")
     box.env.update(STUB_LOGGED_IN="1")
     kms = "awskms://alias/dd-assessment-pulumi-secrets?region=us-east-2"
-    box.set_config(sshAllowedCidrs="203.0.113.10/32")
     result = box.run("preview", "dev", "--secrets-provider", kms)
     assert result.returncode == 0, result.stderr
     assert ["stack", "init", "dev", "--secrets-provider", kms] in box.calls()
     assert box.pulumi_calls()[-1] == ["preview", "--stack", "dev"]
+    # The KMS data key went into the user's own file for dev; no shared file exists for dev.
+    assert box.settings("dev")["secretsprovider"] == kms
+    assert not (box.project / "Pulumi.dev.yaml").exists()
 
 
 def test_without_a_terminal_missing_config_is_listed_as_commands(box):
@@ -321,7 +428,6 @@ def test_without_a_terminal_missing_config_is_listed_as_commands(box):
     result = box.run("up")
     assert result.returncode != 0
     expected = [
-        "pulumi config set --stack test aws:region us-east-2",
         "pulumi config set --stack test --path 'appAllowedCidrs[0]' \"$(curl -s https://checkip.amazonaws.com)/32\"",
         f"pulumi config set --stack test sshPublicKey \"$(cat {box.home}/.ssh/id_ed25519.pub)\"",
         "pulumi config set --stack test --path 'notifyHandles[0]' @you@example.com",
@@ -330,6 +436,10 @@ def test_without_a_terminal_missing_config_is_listed_as_commands(box):
     ]
     for command in expected:
         assert command in result.stderr
+    # The region is a shared setting of stack test: copied, not asked for.
+    assert "aws:region" not in result.stderr.split("Run (they")[1]
+    assert box.config("aws:region") == ["us-east-2"]
+    assert "write your own .pulumi-user/Pulumi.test.yaml, which git ignores" in result.stderr
     assert not [c for c in box.calls() if c[:2] == ["config", "set"] or c[:1] in (["up"], ["preview"])]
 
 
@@ -471,9 +581,32 @@ def test_a_new_stack_is_checked_for_the_plugin_before_it_is_created(box):
     assert not [c for c in box.calls() if c[:2] == ["stack", "init"]]
 
 
+def test_a_new_stack_takes_its_transport_from_the_shared_settings(box):
+    """Before the stack exists `pulumi config get` cannot answer: its settings file (with the
+    shared settings copied in) says how its hosts are reached, so ssh needs no plugin."""
+    box.ssh_keys()
+    box.without("session-manager-plugin")
+    shared = box.project / "Pulumi.test.yaml"
+    shared.write_text(shared.read_text().replace("dd-assessment:hostAccess: ssm", "dd-assessment:hostAccess: ssh"))
+    box.env["PULUMI_CONFIG_PASSPHRASE"] = "pass"
+    message = _refused(box, "preview")
+    assert "Session Manager plugin" not in message
+    assert "--path 'sshAllowedCidrs[0]'" in message  # asked for under ssh, not appAllowedCidrs
+    assert ["stack", "init", "test"] in box.calls()
+
+
+def test_without_the_programs_runtime_it_says_how_to_build_it(box):
+    box.complete()
+    (box.project / "venv").unlink()
+    box.env["PULUMI_CONFIG_PASSPHRASE"] = "pass"
+    message = _refused(box, "up", "--yes")
+    assert f"{box.project}/venv/bin/python does not exist: run `make up` (it builds venv/ first)" in message
+    assert [c[:2] for c in box.calls()] == [["whoami", "--non-interactive"]]  # the backend, nothing else
+
+
 def test_with_ssh_access_the_ssh_cidrs_are_asked_for(box):
     box.complete()
-    (box.stub / "config" / "sshAllowedCidrs").unlink()
+    box.unset_config("sshAllowedCidrs")
     box.set_config(hostAccess="ssh")
     box.env["PULUMI_CONFIG_PASSPHRASE"] = "pass"
     assert "--path 'sshAllowedCidrs[0]'" in _refused(box, "up", "--yes")
@@ -484,8 +617,7 @@ def test_with_ssh_access_the_ssh_cidrs_are_asked_for(box):
 
 def test_no_datadog_keys(box):
     box.complete()
-    for key in ("apiKey", "appKey"):
-        (box.stub / "config" / f"datadog:{key}").unlink()
+    box.unset_config("datadog:apiKey", "datadog:appKey")
     box.env["PULUMI_CONFIG_PASSPHRASE"] = "pass"
     message = _refused(box)
     assert "pulumi config set --stack test --secret datadog:apiKey" in message
@@ -543,27 +675,36 @@ def test_policy_pack_on_request(box):
 # The region of a new stack
 
 
-@pytest.mark.parametrize("stack", ["test", "dev"])
-def test_a_stack_without_a_region_is_offered_the_aws_clis_own(box, stack):
-    box.complete()
-    (box.stub / "config" / "aws:region").unlink()
+def test_a_stack_without_a_region_is_offered_the_aws_clis_own(box):
+    """Stack dev has no shared file: its region comes from the user, offered the AWS CLI's."""
+    box.complete("dev")
+    box.unset_config("aws:region", stack="dev")
     box.env.update(STUB_LOGGED_IN="1", PULUMI_CONFIG_PASSPHRASE="pass")
-    box.make_stack(stack)
     box.env["STUB_AWS_REGION"] = "eu-west-3"
-    listed = box.run("up", stack, "--yes")
+    listed = box.run("up", "dev", "--yes")
     assert listed.returncode != 0
-    assert f"pulumi config set --stack {stack} aws:region eu-west-3" in listed.stderr
-    asked = box.run("up", stack, "--yes", answers=[""])
+    assert "pulumi config set --stack dev aws:region eu-west-3" in listed.stderr
+    asked = box.run("up", "dev", "--yes", answers=[""])
     assert asked.returncode == 0, asked.stderr
-    assert box.config("aws:region") == ["eu-west-3"]
+    assert box.config("aws:region", stack="dev") == ["eu-west-3"]
+
+
+def test_stack_test_takes_its_region_from_the_shared_file(box):
+    box.complete()
+    box.unset_config("aws:region")
+    box.env.update(PULUMI_CONFIG_PASSPHRASE="pass", STUB_AWS_REGION="eu-west-3")
+    result = box.run("up", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert box.config("aws:region") == ["us-east-2"]
+    assert "copied into .pulumi-user/Pulumi.test.yaml: aws:region" in result.stderr
 
 
 def test_aws_region_in_the_environment_comes_before_the_cli_configuration(box):
-    box.complete()
-    (box.stub / "config" / "aws:region").unlink()
+    box.complete("dev")
+    box.unset_config("aws:region", stack="dev")
     box.env.update(STUB_LOGGED_IN="1", PULUMI_CONFIG_PASSPHRASE="pass", AWS_REGION="ap-south-1",
                    STUB_AWS_REGION="eu-west-3")
-    assert "aws:region ap-south-1" in box.run("up", "--yes").stderr
+    assert "aws:region ap-south-1" in box.run("up", "dev", "--yes").stderr
 
 
 # ---------------------------------------------------------------------------------------------
@@ -589,6 +730,7 @@ def _with_makefile(box: Sandbox) -> None:
         (box.project / name).parent.mkdir(exist_ok=True)
         shutil.copy2(ROOT / name, box.project / name)
     (box.bin / "make").symlink_to(shutil.which("make"))
+    (box.project / "venv").unlink()  # the fixture's stand-in runtime: these tests judge building it
 
 
 def _make(box: Sandbox, *args: str) -> subprocess.CompletedProcess:
@@ -626,18 +768,123 @@ def test_make_up_builds_the_runtime_only_after_the_check(box):
 
 
 # ---------------------------------------------------------------------------------------------
-# Where per-user settings live: the stack's own file, which git ignores
+# Where per-user settings live: the user's own file under .pulumi-user/, which git ignores; the
+# tracked Pulumi.test.yaml holds the shared settings only
+
+
+def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False,
+                          env={"PATH": os.environ["PATH"], "HOME": str(cwd), "GIT_CONFIG_NOSYSTEM": "1"})
+
+
+PERSONAL_KEYS = ("dd-assessment:appAllowedCidrs", "dd-assessment:sshAllowedCidrs", "dd-assessment:sshPublicKey",
+                 "dd-assessment:sshPrivateKeyPath", "dd-assessment:notifyHandles", "datadog:apiKey",
+                 "datadog:appKey")
 
 
 @pytest.mark.skipif(not (ROOT / ".git").exists() or not shutil.which("git"),
                     reason="needs git and this project as a git checkout")
-def test_stack_settings_files_are_never_tracked_and_git_ignores_them():
-    """`pulumi config set` (make up's questions) writes the user's IP, key, handles and encrypted
-    Datadog keys, and the stack's passphrase salt, into Pulumi.<stack>.yaml."""
-    def git(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+def test_the_shared_stack_file_is_tracked_and_the_users_own_is_ignored():
+    assert _git(ROOT, "ls-files", "--", "Pulumi.*.yaml").stdout.split() == ["Pulumi.test.yaml"]
+    shared = yaml.safe_load((ROOT / "Pulumi.test.yaml").read_text())
+    assert set(shared) == {"config"}  # no encryptionsalt, secretsprovider or encryptedkey
+    assert shared["config"]["aws:region"] == "us-east-2"
+    assert shared["config"]["dd-assessment:hostAccess"] == "ssm"
+    assert not set(shared["config"]) & set(PERSONAL_KEYS)
+    # Pulumi puts every stack's settings file there (sdk/go/common/workspace/paths.go).
+    assert yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["stackConfigDir"] == ".pulumi-user"
+    for ignored in (".pulumi-user/Pulumi.test.yaml", ".pulumi-user/Pulumi.dev.yaml",
+                    "Pulumi.dev.yaml"):  # the last: a leftover of the older layout
+        assert _git(ROOT, "check-ignore", "--no-index", "-q", ignored).returncode == 0, ignored
+    for tracked in ("Pulumi.test.yaml", "Pulumi.yaml"):
+        assert _git(ROOT, "check-ignore", "--no-index", "-q", tracked).returncode == 1, tracked
 
-    assert git("ls-files", "--", "Pulumi.*.yaml").stdout == ""
-    for stack_file in ("Pulumi.test.yaml", "Pulumi.dev.yaml", "Pulumi.alice-test.yaml"):
-        assert git("check-ignore", "--no-index", "-q", stack_file).returncode == 0, stack_file
-    assert git("check-ignore", "--no-index", "-q", "Pulumi.yaml").returncode == 1  # the project stays tracked
+
+@pytest.mark.skipif(not shutil.which("git"), reason="needs git")
+def test_after_make_up_git_has_nothing_to_commit_and_the_shared_file_no_personal_value(box):
+    shutil.copy2(ROOT / ".gitignore", box.project / ".gitignore")
+    box.ssh_keys()
+    assert _git(box.project, "init", "-q").returncode == 0
+    _git(box.project, "add", "-A")
+    assert _git(box.project, "-c", "user.name=t", "-c", "user.email=t@example.com",
+                "commit", "-qm", "clone").returncode == 0
+    result = box.run("up", answers=["pw", "pw", "", "", "@ops@example.com", "dd-api-key-typed", "dd-app-key-typed"])
+    assert result.returncode == 0, result.stderr
+    assert _git(box.project, "status", "--porcelain", "--untracked-files=all").stdout == ""
+    assert _git(box.project, "diff", "--exit-code", "HEAD").returncode == 0  # Pulumi.test.yaml untouched
+    own = box.settings()
+    assert {"dd-assessment:appAllowedCidrs", "dd-assessment:sshPublicKey", "dd-assessment:notifyHandles",
+            "datadog:apiKey", "datadog:appKey"} <= set(own["config"])
+    assert "encryptionsalt" in own
+
+
+# ---------------------------------------------------------------------------------------------
+# scripts/stack_settings.py: the shared settings into the user's own file
+
+
+def _stack_settings():
+    spec = importlib.util.spec_from_file_location("stack_settings", ROOT / "scripts" / "stack_settings.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def clone(tmp_path) -> Path:
+    (tmp_path / "Pulumi.yaml").write_text("name: dd-assessment\nstackConfigDir: .pulumi-user\n")
+    (tmp_path / "Pulumi.test.yaml").write_text(
+        "config:\n  aws:region: us-east-2\n  dd-assessment:hostAccess: ssm\n"
+        "  dd-assessment:hostTags:\n    - env:test\n")
+    return tmp_path
+
+
+def _own(clone: Path) -> dict:
+    return yaml.safe_load((clone / ".pulumi-user" / "Pulumi.test.yaml").read_text())
+
+
+def test_shared_keys_fill_the_gaps_and_the_users_own_value_wins(clone):
+    merge = _stack_settings().merge
+    (clone / ".pulumi-user").mkdir()
+    (clone / ".pulumi-user" / "Pulumi.test.yaml").write_text(
+        "encryptionsalt: v1:salt\nconfig:\n  dd-assessment:hostAccess: ssh\n"
+        "  datadog:apiKey:\n    secure: v1:cipher\n")
+    lines = merge("test", clone)
+    assert _own(clone) == {"encryptionsalt": "v1:salt", "config": {
+        "dd-assessment:hostAccess": "ssh", "datadog:apiKey": {"secure": "v1:cipher"},
+        "aws:region": "us-east-2", "dd-assessment:hostTags": ["env:test"]}}
+    assert lines == [
+        "shared settings of Pulumi.test.yaml copied into .pulumi-user/Pulumi.test.yaml: aws:region, "
+        "dd-assessment:hostTags",
+        "dd-assessment:hostAccess: your .pulumi-user/Pulumi.test.yaml says ssh, the shared Pulumi.test.yaml ssm; "
+        "yours is used (`pulumi config rm --stack test dd-assessment:hostAccess`, then make up, takes the shared one)"]
+    assert (clone / ".pulumi-user" / "Pulumi.test.yaml").stat().st_mode & 0o077 == 0  # salt and ciphertext
+    # A key the shared file gains later reaches the user's file on the next run; nothing else changes.
+    with (clone / "Pulumi.test.yaml").open("a") as shared:
+        shared.write("  dd-assessment:timezone: America/New_York\n")
+    merge("test", clone)
+    assert _own(clone)["config"]["dd-assessment:timezone"] == "America/New_York"
+    assert _own(clone)["config"]["dd-assessment:hostAccess"] == "ssh"
+
+
+def test_a_first_run_starts_the_users_file_from_the_shared_one(clone):
+    assert _stack_settings().merge("test", clone)[0].endswith(
+        "aws:region, dd-assessment:hostAccess, dd-assessment:hostTags")
+    assert _own(clone) == yaml.safe_load((clone / "Pulumi.test.yaml").read_text())
+
+
+@pytest.mark.parametrize("personal", ["encryptionsalt: v1:old-salt\n", "  datadog:apiKey:\n    secure: v1:x\n"])
+def test_a_shared_file_with_personal_settings_of_the_older_layout_is_not_copied_from(clone, personal):
+    merge = _stack_settings().merge
+    shared = clone / "Pulumi.test.yaml"
+    text = shared.read_text()
+    shared.write_text(personal + text if personal.startswith("e") else text + personal)
+    # No file of the user's yet: the old one becomes it, so its secrets stay readable.
+    (moved,) = merge("test", clone)
+    assert "Pulumi.test.yaml held your personal settings" in moved
+    assert "`git checkout -- Pulumi.test.yaml` restores the shared file" in moved
+    assert _own(clone) == yaml.safe_load(shared.read_text())
+    # With a file of the user's: it is left alone, and the shared file named.
+    (own := clone / ".pulumi-user" / "Pulumi.test.yaml").write_text("config:\n  aws:region: eu-west-1\n")
+    (warning,) = merge("test", clone)
+    assert "so nothing was copied from it" in warning
+    assert own.read_text() == "config:\n  aws:region: eu-west-1\n"

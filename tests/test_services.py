@@ -1,5 +1,6 @@
 """The services on each host under mocks: readiness gate, Docker over SSH, Agent and app."""
 
+import hashlib
 import json
 import re
 
@@ -26,6 +27,11 @@ ROTATED_JSON_LOGS = ("json-file", {"max-size": "10m", "max-file": "3"})
 @pytest.fixture(scope="module")
 def two_hosts() -> Declared:
     return evaluate({"hostCount": "2", "checkIntervalSeconds": "60"})
+
+
+def _image_id(name: str) -> str:
+    """The id the mocked RemoteImage reports for an image name (tests/harness.py)."""
+    return "sha256:" + hashlib.sha256(name.encode()).hexdigest()
 
 
 def _envs(container) -> dict[str, str]:
@@ -59,8 +65,7 @@ def test_readiness_gate_runs_before_anything_talks_to_docker(two_hosts, index):
         "-o", "UserKnownHostsFile=/dev/null", "-o", "GlobalKnownHostsFile=/dev/null",
         "-o", f"KnownHostsCommand=/bin/echo %H {GATE_HOST_KEY}"]
     # Every Docker resource of this host goes through this provider.
-    for typ in (CONTAINER, "docker:index/network:Network", "docker:index/image:Image",
-                "docker:index/remoteImage:RemoteImage"):
+    for typ in (CONTAINER, "docker:index/network:Network", "docker:index/remoteImage:RemoteImage"):
         mine = [r for r in two_hosts.of_type(typ) if r.name.startswith(f"{host}-")]
         assert mine and all(r.provider.split("::")[-1].startswith(f"{host}-docker") for r in mine)
 
@@ -186,13 +191,15 @@ def _plain_parts(value):
 def test_app_container(two_hosts, index):
     host = f"dd-assessment-test-{index}"
     version = content_version()
-    image = two_hosts.named(f"{host}-app-image").props
-    assert image["imageName"] == f"dd-assessment-app:{version}"
-    assert image["build"]["context"] == "app"
-    assert image["build"]["platform"] == "linux/amd64"
-    assert image["skipPush"] is True
+    image = two_hosts.named(f"{host}-app-image")
+    # Terraform's docker_image with a build (the provider reads it back from the host, so a
+    # refresh notices a missing image), not pulumi-docker's native docker.Image (no Read).
+    assert image.typ == "docker:index/remoteImage:RemoteImage"
+    assert image.props["name"] == f"dd-assessment-app:{version}"
+    assert image.props["build"] == {"context": "app", "platform": "linux/amd64"}
+    assert not two_hosts.of_type("docker:index/image:Image")
     app = two_hosts.named(f"{host}-app-container")
-    assert app.props["image"] == f"dd-assessment-app:{version}"
+    assert app.props["image"] == _image_id(f"dd-assessment-app:{version}")  # the built image's id
     envs = _envs(app)
     assert envs == {"DD_SERVICE": "my-flask-app", "DD_ENV": "test", "DD_VERSION": version,
                     "DD_AGENT_HOST": "datadog-agent"}
@@ -214,7 +221,7 @@ def test_demo_traffic_runs_the_apps_image_against_its_own_hosts_app(two_hosts, i
     traffic = two_hosts.named(f"{host}-traffic-container")
     props = traffic.props
     assert props["name"] == "my-flask-app-traffic"
-    assert props["image"] == f"dd-assessment-app:{content_version()}"  # nothing else to pull
+    assert props["image"] == _image_id(f"dd-assessment-app:{content_version()}")  # nothing else to pull
     assert props["command"] == ["python", "/app/traffic.py"]  # not ddtrace-run gunicorn
     assert _envs(traffic) == {"TRAFFIC_TARGET": "http://my-flask-app:8080",
                               "TRAFFIC_REQUESTS_PER_MINUTE": "30"}

@@ -2,15 +2,17 @@
 
 import pytest
 
-from tests.harness import BASE_CONFIG, PRIVATE_KEY_FILE, evaluate, is_secret, rejected
+from tests.harness import BASE_CONFIG, PRIVATE_KEY_FILE, ProgramFailed, evaluate, is_secret, rejected
 
 BAD_INPUTS = [
     # (config change, key named in the error, words of the fix)
     ({"hostAccess": "vpn"}, "hostAccess", "neither 'ssm'"),
     ({"hostAccess": "ssh", "sshAllowedCidrs": None}, "sshAllowedCidrs",
-     "required when hostAccess is 'ssh'; set it with `pulumi config set --path 'sshAllowedCidrs[0]'"),
+     "required when hostAccess is 'ssh'; set it with `make up`, which asks for it, or "
+     "`pulumi config set --stack test --path 'sshAllowedCidrs[0]'"),
     ({"sshAllowedCidrs": None}, "appAllowedCidrs",
-     "unless sshAllowedCidrs is set; set it with `pulumi config set --path 'appAllowedCidrs[0]'"),
+     "unless sshAllowedCidrs is set; set it with `make up`, which asks for it, or "
+     "`pulumi config set --stack test --path 'appAllowedCidrs[0]'"),
     ({"sshAllowedCidrs": []}, "sshAllowedCidrs", "at least one CIDR"),
     ({"sshAllowedCidrs": ["203.0.113.300/32"]}, "sshAllowedCidrs", "not a valid CIDR"),
     ({"sshAllowedCidrs": ["203.0.113.10/24"]}, "sshAllowedCidrs", "did you mean '203.0.113.0/24'"),
@@ -19,7 +21,7 @@ BAD_INPUTS = [
     ({"sshAllowedCidrs": ["::/0"]}, "sshAllowedCidrs", "whole internet"),
     ({"sshAllowedCidrs": "not-a-list-item"}, "sshAllowedCidrs", "no prefix length"),
     ({"appAllowedCidrs": ["10.0.0.1/8"]}, "appAllowedCidrs", "did you mean '10.0.0.0/8'"),
-    ({"sshPublicKey": None}, "sshPublicKey", "pulumi config set sshPublicKey"),
+    ({"sshPublicKey": None}, "sshPublicKey", "`pulumi config set --stack test sshPublicKey"),
     ({"sshPublicKey": "ssh-ed25519"}, "sshPublicKey", "not an OpenSSH public key"),
     ({"sshPublicKey": "ssh-ed25519 AAAA!!notbase64"}, "sshPublicKey", "not valid base64"),
     ({"sshPublicKey": "ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIHn7ZK2pQyYl6GgSyJ7cTi8tCqSoxX5pn2ZwK9bpXnxK"},
@@ -47,7 +49,7 @@ BAD_INPUTS = [
     ({"warningThreshold": "900"}, "warningThreshold", "must be below criticalThreshold"),
     ({"criticalThreshold": "lots"}, "criticalThreshold", "not a number"),
     ({"noDataMinutes": "1"}, "noDataMinutes", "2..1440"),
-    ({"notifyHandles": None}, "notifyHandles", "pulumi config set --path 'notifyHandles[0]'"),
+    ({"notifyHandles": None}, "notifyHandles", "`pulumi config set --stack test --path 'notifyHandles[0]'"),
     ({"notifyHandles": ["ops@example.com"]}, "notifyHandles", "starts with '@'"),
     ({"quietHours": "7pm-9am"}, "quietHours", "'HH:MM-HH:MM'"),
     ({"quietHours": "19:00-19:00"}, "quietHours", "same minute"),
@@ -55,9 +57,13 @@ BAD_INPUTS = [
     ({"demoTraffic": "-1"}, "demoTraffic", "use 0..600 requests per minute (0: no traffic container)"),
     ({"demoTraffic": "2.5"}, "demoTraffic", "'2.5' is not a whole number; use 0..600"),
     ({"demoTraffic": "lots"}, "demoTraffic", "'lots' is not a whole number; use 0..600"),
-    ({"datadog:apiKey": None}, "datadog:apiKey", "pulumi config set --secret datadog:apiKey"),
+    # The key is asked for (hidden), never on the command line; the hint says where it is written.
+    ({"datadog:apiKey": None}, "datadog:apiKey",
+     "`make up`, which asks for it, or `pulumi config set --stack test --secret datadog:apiKey` (asks for "
+     "it, hidden); either writes .pulumi-user/Pulumi.test.yaml, or export DD_API_KEY"),
     ({"datadog:appKey": None}, "datadog:appKey", "DD_APP_KEY"),
-    ({"aws:region": None}, "aws:region", "pulumi config set aws:region"),
+    ({"aws:region": None}, "aws:region", "`pulumi config set --stack test aws:region us-east-2`; either writes "
+     ".pulumi-user/Pulumi.test.yaml"),
     ({"sshAlowedCidrs": ["203.0.113.10/32"]}, "sshAlowedCidrs", "did you mean 'sshAllowedCidrs'"),
 ]
 
@@ -117,3 +123,13 @@ def test_the_default_private_key_path_is_checked_too(monkeypatch, tmp_path):
 
 def test_base_config_is_valid():
     assert evaluate(BASE_CONFIG).resources
+
+
+def test_a_hint_for_another_stack_names_it_and_its_own_settings_file(monkeypatch):
+    """`make up` alone would ask for stack test's settings, and a bare `pulumi config set` for the
+    selected stack: the hint names the stack the program ran for."""
+    monkeypatch.delenv("DD_API_KEY", raising=False)
+    with pytest.raises(ProgramFailed) as failure:
+        evaluate({"notifyHandles": None}, stack="dev")
+    assert ("set it with `make up STACK=dev`, which asks for it, or `pulumi config set --stack dev --path "
+            "'notifyHandles[0]' @you@example.com`; either writes .pulumi-user/Pulumi.dev.yaml") in str(failure.value)

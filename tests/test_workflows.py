@@ -136,20 +136,29 @@ def test_the_preview_can_reach_deployed_hosts_through_session_manager():
     (preview,) = [s for s in steps if s.get("uses", "").startswith("pulumi/actions@")
                   and s.get("with", {}).get("command")]
     assert steps.index(install) < steps.index(preview)
-    # The runner's stack keeps the default transport, Session Manager (no tracked stack file).
+    # The stack's shared settings say how its hosts are reached, and the runner keeps that.
+    stack = yaml.safe_load((ROOT / "Pulumi.test.yaml").read_text())["config"]
+    assert stack["dd-assessment:hostAccess"] == "ssm"
     config_step = next(s for s in steps if "SSH_PRIVATE_KEY" in s.get("env", {}))["run"]
     assert "hostAccess" not in config_step
 
 
-def test_the_runner_restores_the_untracked_stack_file_before_adding_its_settings():
-    """Pulumi.test.yaml is gitignored: without `config refresh` the preview would run with a new
-    passphrase salt instead of the stack's KMS provider, and without the deployed settings."""
-    steps = _steps(_load(PREVIEW)["jobs"]["preview"])
+def test_the_runner_builds_its_settings_file_as_make_up_does():
+    """The preview reads .pulumi-user/Pulumi.test.yaml: the pull request's shared settings first,
+    then the runner's; the stack's secrets provider from its state, never a fresh passphrase salt
+    that cannot read the stack's secrets; no `config refresh`, which would put the last deployed
+    settings over the pull request's shared ones."""
+    job = _load(PREVIEW)["jobs"]["preview"]
+    assert job["env"]["PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER"] == "true"
+    steps = _steps(job)
     run = next(s for s in steps if "SSH_PRIVATE_KEY" in s.get("env", {}))["run"]
     lines = [line.strip() for line in run.splitlines()]
-    refresh = lines.index("if ! pulumi config refresh --stack test --force; then")
-    assert lines.index("pulumi stack select test") < refresh
-    assert refresh < min(i for i, line in enumerate(lines) if line.startswith("pulumi config set"))
+    shared = lines.index("venv/bin/python scripts/stack_settings.py test")
+    install = next(s for s in steps if "requirements.txt" in s.get("run", "") and "policy" not in s["run"])
+    assert steps.index(install) < steps.index(next(s for s in steps if s.get("run") == run))  # venv/ exists
+    assert shared < lines.index("pulumi stack select test")
+    assert shared < min(i for i, line in enumerate(lines) if line.startswith("pulumi config set"))
+    assert "config refresh" not in run
 
 
 def test_optional_cidrs_are_set_only_when_given():
