@@ -106,6 +106,11 @@ class Declared:
         return found[0]
 
 
+def mocked_image_id(name: str) -> str:
+    """The image id the mocks report for a RemoteImage named `name`."""
+    return "sha256:" + hashlib.sha256(name.encode()).hexdigest()
+
+
 # Outputs a provider would compute, per type, beyond echoing the inputs.
 def _computed(typ: str, name: str, inputs: dict) -> dict:
     if typ == "aws:ec2/instance:Instance":
@@ -121,7 +126,7 @@ def _computed(typ: str, name: str, inputs: dict) -> dict:
         stamp = inputs.get("rfc3339") or STATIC_TIME
         return {"rfc3339": stamp, "unix": int(datetime.fromisoformat(stamp).timestamp())}
     if typ == "docker:index/remoteImage:RemoteImage":
-        return {"imageId": "sha256:" + hashlib.sha256(inputs["name"].encode()).hexdigest(),
+        return {"imageId": mocked_image_id(inputs["name"]),
                 "repoDigest": inputs["name"]}
     if typ == "command:local:Command":
         return {"stdout": GATE_HOST_KEY}
