@@ -60,6 +60,19 @@ def plugin_path(name: str) -> Path:
     return path
 
 
+def not_built_reason(name: str) -> str | None:
+    """Why `name` has no plugin, when `make toolchain` built it not and said so in NOT-BUILT.
+
+    None when the plugin is there, or missing without that word (then using it fails the run).
+    """
+    try:
+        plugin_path(name)
+    except ToolchainMissing:
+        reason = _not_built(name)
+        return reason.strip() or None
+    return None
+
+
 def _not_built(name: str) -> str:
     """What make toolchain wrote about `name` in its NOT-BUILT list, if anything."""
     listed = Path(os.environ.get("DD_TOOLCHAIN_DIR", "/nonexistent")) / "NOT-BUILT"

@@ -90,3 +90,15 @@ def test_aws_resources_are_skipped_by_name_and_nothing_else(program):
     assert {r.package for r in resources} == set(PROVIDERS)
     NOT_JUDGED[f"aws:* ({count} host{'s' if count > 1 else ''})"] = (
         f"{len(skipped)} resources: pulumi-aws is not buildable from Go modules here (field notes)")
+
+
+# The plugins make toolchain cannot build here, written out: the Go module proxy serves no source
+# for pulumi-command's provider nor for terraform-provider-datadog (toolchain/build.sh NOT_BUILT).
+# Their tests go uncollected with a NOT JUDGED line; any other plugin missing fails the run.
+MAY_BE_UNBUILT = {"command", "datadog"}
+
+
+def test_only_the_plugins_the_toolchain_cannot_build_go_unjudged():
+    from tests.providers.plugin import VERSIONS, not_built_reason
+    unbuilt = {name for name in VERSIONS if not_built_reason(name)}
+    assert unbuilt <= MAY_BE_UNBUILT, f"make toolchain did not build {sorted(unbuilt - MAY_BE_UNBUILT)}"
