@@ -49,6 +49,24 @@ def create_read_diff(plugin: Plugin, typ: str, name: str, inputs: dict) -> tuple
     return created, f"{describe_diff(diff)}\n    {values}"
 
 
+def round_trip_each(plugin: Plugin, resources, prepare, on_created=None):
+    """create_read_diff for each declared resource in order, inputs from `prepare(resource)`;
+    `on_created(resource, created)` after each. Returns (created, diffs, errors), described."""
+    created, diffs, errors = [], [], []
+    for resource in resources:
+        try:
+            made, diff = create_read_diff(plugin, resource.typ, resource.name, prepare(resource))
+        except (ProviderError, AssertionError) as error:
+            errors.append(f"{resource.typ} {resource.name}: {error}")
+            continue
+        created.append(made)
+        if on_created:
+            on_created(resource, made)
+        if diff:
+            diffs.append(f"{resource.typ} {resource.name}: {diff}")
+    return created, diffs, errors
+
+
 def _at(value, path: str):
     """The value at a detailed diff's path (`a.b[0].c`), or '<absent>'."""
     for part in re.findall(r"[^.\[\]]+", path):

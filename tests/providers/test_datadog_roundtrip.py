@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import copy
 
-from tests.providers.plugin import ProviderError
-from tests.providers.roundtrip import create_read_diff, delete_all
+from tests.providers.roundtrip import delete_all, round_trip_each
 from tests.providers.test_check import configured_inputs
 
 MONITOR = "datadog:index/monitor:Monitor"
@@ -36,24 +35,20 @@ def test_datadog_resources_round_trip_without_a_diff(program, plugins, datadog_a
     assert not failures, failures
     plugin.configure(configured_inputs(provider, datadog_api.url, dockerd.host), provider.name)
 
-    created, diffs, errors = [], [], []
-    monitor_id = None
-    for resource in mine:
+    monitor_ids = []  # the monitor's id as the API gave it (the mocks' id otherwise)
+
+    def prepare(resource) -> dict:
         inputs = copy.deepcopy(resource.inputs)
         if resource.typ == DOWNTIME:
-            # The monitor's id as the API gave it (the mocks' id otherwise).
-            assert monitor_id is not None, "the monitor was not created"
-            inputs["monitorIdentifier"]["monitorId"] = int(monitor_id)
-        try:
-            made, diff = create_read_diff(plugin, resource.typ, resource.name, inputs)
-        except (ProviderError, AssertionError) as error:
-            errors.append(f"{resource.typ} {resource.name}: {error}")
-            continue
-        created.append(made)
+            assert monitor_ids, "the monitor was not created"
+            inputs["monitorIdentifier"]["monitorId"] = int(monitor_ids[0])
+        return inputs
+
+    def remember_monitor(resource, made) -> None:
         if resource.typ == MONITOR:
-            monitor_id = made.id
-        if diff:
-            diffs.append(f"{resource.typ} {resource.name}: {diff}")
+            monitor_ids.append(made.id)
+
+    created, diffs, errors = round_trip_each(plugin, mine, prepare, remember_monitor)
 
     api = datadog_api.api
     assert not errors, "\n".join(errors + [f"stand-in refused: {line}" for line in api.rejected])

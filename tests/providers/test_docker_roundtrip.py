@@ -28,8 +28,7 @@ import copy
 
 from tests.harness import mocked_image_id
 from tests.providers.declared import declared_resources
-from tests.providers.plugin import ProviderError
-from tests.providers.roundtrip import create_read_diff, delete_all
+from tests.providers.roundtrip import delete_all, round_trip_each
 
 NETWORK = "docker:index/network:Network"
 REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
@@ -56,25 +55,22 @@ def test_one_hosts_docker_resources_round_trip_without_a_diff(plugins, dockerd, 
         if resource.typ == REMOTE_IMAGE and "build" not in resource.inputs:
             dockerd.make_image(resource.inputs["name"])
 
-    created, diffs, errors = [], [], []
+    def prepare(resource) -> dict:
+        inputs = copy.deepcopy(resource.inputs)
+        if resource.typ == REMOTE_IMAGE and "build" in inputs:
+            inputs["build"]["context"] = str(context)
+        if resource.typ == CONTAINER and inputs["image"].startswith("sha256:"):
+            assert inputs["image"] in real_ids, f"{resource.name}: its image was not created"
+            inputs["image"] = real_ids[inputs["image"]]
+        return inputs
+
+    def remember_image(resource, made) -> None:
+        if resource.typ == REMOTE_IMAGE:
+            real_ids[mocked_image_id(resource.inputs["name"])] = made.state["imageId"]
+
+    created = []
     try:
-        for resource in mine:
-            inputs = copy.deepcopy(resource.inputs)
-            if resource.typ == REMOTE_IMAGE and "build" in inputs:
-                inputs["build"]["context"] = str(context)
-            if resource.typ == CONTAINER and inputs["image"].startswith("sha256:"):
-                assert inputs["image"] in real_ids, f"{resource.name}: its image was not created"
-                inputs["image"] = real_ids[inputs["image"]]
-            try:
-                made, diff = create_read_diff(plugin, resource.typ, resource.name, inputs)
-            except (ProviderError, AssertionError) as error:
-                errors.append(f"{resource.typ} {resource.name}: {error}")
-                continue
-            created.append(made)
-            if resource.typ == REMOTE_IMAGE:
-                real_ids[mocked_image_id(resource.inputs["name"])] = made.state["imageId"]
-            if diff:
-                diffs.append(f"{resource.typ} {resource.name}: {diff}")
+        created, diffs, errors = round_trip_each(plugin, mine, prepare, remember_image)
         assert not errors, "\n".join(errors)
         assert not diffs, "perpetual diff after a refresh:\n" + "\n".join(diffs)
         running = set(dockerd.docker("ps", "--format", "{{.Names}}").split())
