@@ -10,7 +10,7 @@ ARGS ?=
 # `make load`: which host of the stack (0..hostCount-1).
 HOST ?= 0
 
-.PHONY: test up preview destroy verify snapshot load policy bench
+.PHONY: test up preview destroy verify snapshot load policy bench e2e
 
 ## Every test: the program under mocks, the boot files, PostgreSQL, the Agent check, the app,
 ## the policy pack, the workflow and the deploy script. First the system packages they need
@@ -41,6 +41,19 @@ policy: policy/venv/.installed
 
 bench: $(VENV)/.installed
 	$(PYTHON) bench/eval.py
+
+## The whole program through the real Pulumi CLI on this machine (Linux, root): preview, up,
+## a host replacement, destroy, for 1 and 2 hosts, AWS and Datadog answered by local stand-ins and
+## each EC2 instance a real test host (tests/e2e/run.py). Prints each phase's wall time.
+## ARGS: --hosts 1 (only one host count), --keep (keep the temporary directory).
+E2E_VENV := $(or $(DD_ASSESSMENT_CACHE),$(HOME)/.cache/dd-assessment)/e2e-venv
+e2e: $(VENV)/.installed policy/venv/.installed $(E2E_VENV)/.installed
+	$(E2E_VENV)/bin/python tests/e2e/run.py --python $(E2E_VENV)/bin/python $(ARGS)
+
+$(E2E_VENV)/.installed: tests/e2e/requirements.txt
+	python3 -m venv $(E2E_VENV)
+	$(E2E_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
+	touch $@
 
 # The same venv `pulumi up` uses (Pulumi.yaml: virtualenv: venv), plus the test tools.
 $(VENV)/.installed: requirements.txt requirements-test.txt ops/requirements.txt

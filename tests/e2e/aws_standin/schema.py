@@ -23,7 +23,6 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Optional
 
-import pulumi
 from pulumi import _types as pulumi_types
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's "computed" sentinel
