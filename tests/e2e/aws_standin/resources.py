@@ -351,7 +351,7 @@ class Aws:
         ebs = {k: v for k, v in {"VolumeSize": int(root["volumeSize"]) if "volumeSize" in root else None,
                                  "VolumeType": root.get("volumeType"), "Encrypted": root.get("encrypted"),
                                  "DeleteOnTermination": root.get("deleteOnTermination", True)}.items()
-               if v is not None}
+               if v is not None} if root else {}
         meta = p.get("metadataOptions") or {}
         metadata = {k: v for k, v in {"HttpEndpoint": meta.get("httpEndpoint"), "HttpTokens": meta.get("httpTokens"),
                                       "HttpPutResponseHopLimit": int(meta["httpPutResponseHopLimit"])
