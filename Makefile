@@ -10,7 +10,7 @@ ARGS ?=
 # `make load`: which host of the stack (0..hostCount-1).
 HOST ?= 0
 
-.PHONY: test up preview destroy verify snapshot load policy bench e2e
+.PHONY: test up preview destroy verify snapshot load policy bench toolchain e2e
 
 ## Every test: the program under mocks, the boot files, PostgreSQL, the Agent check, the app,
 ## the policy pack, the workflow and the deploy script. First the system packages they need
@@ -39,6 +39,12 @@ load: $(VENV)/.installed
 ## The policy pack's own environment, for `make preview ARGS=--policy`.
 policy: policy/venv/.installed
 
+## The real Pulumi toolchain (CLI, Python language host, the pinned provider plugins but AWS's),
+## built from Go modules into ${DD_ASSESSMENT_CACHE:-~/.cache/dd-assessment}/toolchain/<key>;
+## `source toolchain/env.sh` uses it. Cold: long (see README); again: seconds.
+toolchain:
+	bash toolchain/build.sh
+
 bench: $(VENV)/.installed
 	$(PYTHON) bench/eval.py
 
@@ -47,7 +53,7 @@ bench: $(VENV)/.installed
 ## each EC2 instance a real test host (tests/e2e/run.py). Prints each phase's wall time.
 ## ARGS: --hosts 1 (only one host count), --keep (keep the temporary directory).
 E2E_VENV := $(or $(DD_ASSESSMENT_CACHE),$(HOME)/.cache/dd-assessment)/e2e-venv
-e2e: $(VENV)/.installed policy/venv/.installed $(E2E_VENV)/.installed
+e2e: toolchain $(VENV)/.installed policy/venv/.installed $(E2E_VENV)/.installed
 	$(E2E_VENV)/bin/python tests/e2e/run.py --python $(E2E_VENV)/bin/python $(ARGS)
 
 $(E2E_VENV)/.installed: tests/e2e/requirements.txt
