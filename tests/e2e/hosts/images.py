@@ -28,6 +28,9 @@ ROOT = HERE.parents[2]
 IMAGES = ROOT / "tests" / "e2e" / "images"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 TEST_AGENT_VERSION = "1.69.1"  # the one tests/host/requirements.txt pins
+# A PostgreSQL client in the Agent's image (pure Python, SCRAM): the e2e checks connect from the
+# Agent's own network as the real Agent's postgres check would.
+PG8000_VERSION = "1.31.6"
 BUILDER_ID = "i-0e2e1mage0bu1lder"
 BUILDER_INDEX = 250
 
@@ -59,17 +62,24 @@ def cache_dir() -> Path:
     return Path(base) / "e2e-images"
 
 
-def _inputs_hash() -> str:
+def _digest(*parts: bytes) -> str:
     digest = hashlib.sha256()
-    for path in sorted(p for p in IMAGES.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(IMAGES)).encode() + b"\0" + path.read_bytes() + b"\0")
-    digest.update(f"{PYTHON_IMAGE} {AGENT_IMAGE} {TEST_AGENT_VERSION} {DEBIAN_MIRROR}".encode())
+    for part in parts:
+        digest.update(part + b"\0")
     return digest.hexdigest()[:16]
 
 
 def tarballs() -> dict[str, Path]:
-    key = cache_dir() / _inputs_hash()
-    return {PYTHON_IMAGE: key / "python.tar", AGENT_IMAGE: key / "agent.tar"}
+    """Where each image's `docker save` lives: named by a hash of everything it is built from,
+    so a changed input builds that image (and what is built on it) again."""
+    python_key = _digest((IMAGES / "python.packages").read_bytes(), PYTHON_IMAGE.encode(),
+                         DEBIAN_MIRROR.encode())
+    agent_files = sorted(p for p in (IMAGES / "agent").rglob("*") if p.is_file())
+    agent_key = _digest(python_key.encode(), AGENT_IMAGE.encode(), TEST_AGENT_VERSION.encode(),
+                        PG8000_VERSION.encode(),
+                        *(p.name.encode() + p.read_bytes() for p in agent_files))
+    return {PYTHON_IMAGE: cache_dir() / f"python-{python_key}.tar",
+            AGENT_IMAGE: cache_dir() / f"agent-{agent_key}.tar"}
 
 
 def _packages() -> tuple[str, list[str]]:
@@ -99,7 +109,7 @@ def ensure_images(log=print) -> dict[str, Path]:
             return wanted
         started = time.monotonic()
         if _inside_a_test_host():
-            _build(wanted, _local_docker, log)
+            _build(wanted, local_docker, log)
         else:
             _build_on_a_builder_host(wanted, log)
         log(f"e2e images built (cold) in {time.monotonic() - started:.0f} s: "
@@ -109,7 +119,35 @@ def ensure_images(log=print) -> dict[str, Path]:
         os.close(fd)
 
 
-def _local_docker(command: str, timeout: float) -> None:
+MACHINE_CA_DIR = Path("/usr/local/share/ca-certificates")
+
+
+def add_machine_ca(docker, log=print) -> None:
+    """Make the Python base trust the CAs this machine adds to its trust store: here, traffic to
+    the package registries passes a TLS-inspecting egress proxy whose CA (renewed per session)
+    only the machine trusts, so without it `pip install` fails with CERTIFICATE_VERIFY_FAILED.
+    Done at each load, not cached: the CA changes while the cached image stays valid."""
+    if not any(MACHINE_CA_DIR.glob("*.crt")):
+        return
+    name = f"dd-e2e-ca-{os.getpid()}"
+    docker(f"{DOCKER} run --name {name} --network none "
+           f"--volume {MACHINE_CA_DIR}:/machine-ca:ro {PYTHON_IMAGE} sh -c "
+           f"'cp /machine-ca/*.crt /usr/local/share/ca-certificates/ && "
+           f"update-ca-certificates >/dev/null' && "
+           f"{DOCKER} commit --change 'CMD [\"python3\"]' {name} {PYTHON_IMAGE} >/dev/null; "
+           f"status=$?; {DOCKER} rm {name} >/dev/null; exit $status", timeout=600)
+    log(f"{PYTHON_IMAGE}: trusts this machine's CAs ({MACHINE_CA_DIR})")
+
+
+def load(name: str, docker, log=print) -> None:
+    """Load one cached test image into the engine `docker` drives."""
+    docker(f"{DOCKER} load --quiet --input {tarballs()[name]}", timeout=900)
+    if name == PYTHON_IMAGE:
+        add_machine_ca(docker, log)
+
+
+def local_docker(command: str, timeout: float) -> None:
+    """Run a docker command line here (inside a test host: its own engine)."""
     result = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=timeout)
     if result.returncode != 0:
         raise RuntimeError(f"{command} exited {result.returncode}: {result.stderr[-3000:]}")
@@ -129,6 +167,26 @@ def _build_on_a_builder_host(wanted: dict[str, Path], log) -> None:
 
 
 def _build(wanted: dict[str, Path], docker, log) -> None:
+    python_tar, agent_tar = wanted[PYTHON_IMAGE], wanted[AGENT_IMAGE]
+    if python_tar.exists():
+        docker(f"{DOCKER} load --quiet --input {python_tar}", timeout=900)
+    else:
+        _build_python_base(python_tar, docker, log)
+    if not agent_tar.exists():
+        add_machine_ca(docker, log)  # the agent's `pip install` goes through the egress proxy
+        started = time.monotonic()
+        docker(f"DOCKER_BUILDKIT=0 nice {DOCKER} build --quiet --tag {AGENT_IMAGE} "
+               f"--build-arg BASE_IMAGE={PYTHON_IMAGE} --build-arg TEST_AGENT_VERSION={TEST_AGENT_VERSION} "
+               f"--build-arg PG8000_VERSION={PG8000_VERSION} {IMAGES / 'agent'}", timeout=1500)
+        log(f"agent image built (pip through the host's NAT) in {time.monotonic() - started:.0f} s")
+        _save(AGENT_IMAGE, agent_tar, docker)
+
+
+def _save(name: str, path: Path, docker) -> None:
+    docker(f"{DOCKER} save --output {path}.tmp {name} && mv {path}.tmp {path}", timeout=900)
+
+
+def _build_python_base(python_tar: Path, docker, log) -> None:
     suite, packages = _packages()
     work = Path(tempfile.mkdtemp(prefix="build-", dir=cache_dir()))
     try:
@@ -150,20 +208,12 @@ def _build(wanted: dict[str, Path], docker, log) -> None:
         (rootfs / "etc" / "dd-assessment-test-image").write_text(
             f"e2e test stand-in for {PYTHON_IMAGE}: debootstrap {suite} + {' '.join(packages)}\n")
         log(f"debootstrap done in {time.monotonic() - started:.0f} s")
-        python_tar, agent_tar = wanted[PYTHON_IMAGE], wanted[AGENT_IMAGE]
-        python_tar.parent.mkdir(parents=True, exist_ok=True)
         changes = " ".join(f"--change {q}" for q in (
             "'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'",
             "'ENV LANG=C.UTF-8'", "'CMD [\"python3\"]'"))
         docker(f"nice tar --numeric-owner -C {rootfs} -c . | {DOCKER} import {changes} - {PYTHON_IMAGE}",
                timeout=900)
-        started = time.monotonic()
-        docker(f"DOCKER_BUILDKIT=0 nice {DOCKER} build --quiet --tag {AGENT_IMAGE} "
-               f"--build-arg BASE_IMAGE={PYTHON_IMAGE} --build-arg TEST_AGENT_VERSION={TEST_AGENT_VERSION} "
-               f"{IMAGES / 'agent'}", timeout=1500)
-        log(f"agent image built (pip through the host's NAT) in {time.monotonic() - started:.0f} s")
-        for name, path in ((PYTHON_IMAGE, python_tar), (AGENT_IMAGE, agent_tar)):
-            docker(f"{DOCKER} save --output {path}.tmp {name} && mv {path}.tmp {path}", timeout=900)
+        _save(PYTHON_IMAGE, python_tar, docker)
     finally:
         _unmount_under(work)
         shutil.rmtree(work, ignore_errors=True)

@@ -537,13 +537,13 @@ class _Boot:
         import images  # noqa: PLC0415 - beside this file
         wanted = {tag: self.entry["tags"].get(tag) for tag in IMAGE_TAGS}
         started = time.monotonic()
-        tarballs = images.ensure_images(log=self.log)
+        images.ensure_images(log=self.log)
         for tag, name in wanted.items():
             if not name:
                 self.log(f"instance tag {tag} not readable; skipping it")
                 continue
             source = images.IMAGE_FOR_TAG[tag]
-            self.sh(["docker", "load", "--quiet", "--input", str(tarballs[source])])
+            images.load(source, images.local_docker, self.log)
             if name != source:
                 self.sh(["docker", "tag", source, name])
             self.log(f"image {name} loaded (test image {source})")
@@ -634,6 +634,18 @@ def _boot_main(instance_id: str) -> int:
 
 
 # ---------------------------------------------------------------- use
+
+
+def nsenter_argv(instance_id: str) -> list[str]:
+    """The command prefix that enters the host's namespaces (for a caller's own subprocess)."""
+    return _nsenter(host(instance_id))
+
+
+def ensure_images() -> dict[str, Path]:
+    """Build the test images (cold: a few minutes) or find them in the cache; call it before
+    `pulumi up` so that the hosts' boots only load them. {image name: tarball}."""
+    import images  # noqa: PLC0415 - beside this file
+    return images.ensure_images(log=lambda text: print(f"test images: {text}", file=sys.stderr))
 
 
 def exec_in(instance_id: str, cmd: list[str] | str, *, timeout: float = 120, check: bool = False,
