@@ -72,3 +72,9 @@ policy/venv/.installed: policy/requirements.txt
 	python3 -m venv policy/venv
 	policy/venv/bin/pip install --quiet --disable-pip-version-check -r policy/requirements.txt
 	touch $@
+
+## The e2e test hosts' own tests (Linux, root; slow, not part of `make test`): netns + dockerd +
+## sshd + PostgreSQL per host, the aws CLI stand-in, the test images (tests/e2e/hosts/README.md).
+.PHONY: e2e-hosts
+e2e-hosts:
+	bash tests/e2e/hosts/run.sh -q
