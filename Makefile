@@ -54,11 +54,13 @@ bench: $(VENV)/.installed
 ## ARGS: --hosts 1 (only one host count), --keep (keep the temporary directory).
 E2E_VENV := $(or $(DD_ASSESSMENT_CACHE),$(HOME)/.cache/dd-assessment)/e2e-venv
 e2e: toolchain $(VENV)/.installed policy/venv/.installed $(E2E_VENV)/.installed
+	cd tests/e2e && $(E2E_VENV)/bin/python -m pytest -q -c pytest.ini
 	$(E2E_VENV)/bin/python tests/e2e/run.py --python $(E2E_VENV)/bin/python $(ARGS)
 
 $(E2E_VENV)/.installed: tests/e2e/requirements.txt
 	python3 -m venv $(E2E_VENV)
 	$(E2E_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
+	$(E2E_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/e2e/hosts/requirements.txt
 	touch $@
 
 # The same venv `pulumi up` uses (Pulumi.yaml: virtualenv: venv), plus the test tools.
