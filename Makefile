@@ -60,7 +60,6 @@ e2e: toolchain $(VENV)/.installed policy/venv/.installed $(E2E_VENV)/.installed
 $(E2E_VENV)/.installed: tests/e2e/requirements.txt
 	python3 -m venv $(E2E_VENV)
 	$(E2E_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
-	$(E2E_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/e2e/hosts/requirements.txt
 	touch $@
 
 # The same venv `pulumi up` uses (Pulumi.yaml: virtualenv: venv), plus the test tools.
