@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
@@ -337,7 +338,7 @@ def session_lines(run: Run) -> int:
     return len(log.read_text().splitlines()) if log.exists() else 0
 
 
-def check_nothing_left(run: Run) -> None:
+def check_nothing_left(run: Run, outputs: dict[str, Any]) -> None:
     import boto3
     kwargs = dict(endpoint_url=run.moto_url, region_name=REGION, aws_access_key_id="testing",
                   aws_secret_access_key="testing")
@@ -352,18 +353,35 @@ def check_nothing_left(run: Run) -> None:
     left += [p["Name"] for p in ssm.describe_parameters()["Parameters"]]
     if left:
         raise E2EFailure(f"left in moto after destroy: {left}")
+    # The Datadog objects the stack had are gone: the API answers 404 for each, as a client sees it.
     api = run.datadog_url.rstrip("/")
-    datadog_left = {
-        "monitors": http_json(f"{api}/api/v1/monitor"),
-        "dashboards": http_json(f"{api}/api/v1/dashboard").get("dashboards", []),
-        "downtimes": http_json(f"{api}/api/v2/downtime").get("data", []),
-    }
-    datadog_left = {k: v for k, v in datadog_left.items() if v}
-    if datadog_left:
-        raise E2EFailure(f"left in the Datadog stand-in after destroy: {datadog_left}")
+    paths = [f"/api/v1/dashboard/{outputs['dashboardId']}", f"/api/v1/dashboard/{outputs['serviceDashboardId']}",
+             f"/api/v1/monitor/{outputs['monitorId']}"]
+    paths += [f"/api/v2/downtime/{d}" for d in outputs["downtimeIds"].values()]
+    still = []
+    for path in paths:
+        request = urllib.request.Request(api + path, headers={"DD-API-KEY": FAKE_KEYS["DD_API_KEY"],
+                                                              "DD-APPLICATION-KEY": FAKE_KEYS["DD_APP_KEY"]})
+        try:
+            urllib.request.urlopen(request, timeout=10)
+            still.append(path)
+        except urllib.error.HTTPError as error:
+            if error.code != 404:
+                still.append(f"{path} ({error.code})")
+    if still:
+        raise E2EFailure(f"left in the Datadog stand-in after destroy: {still}")
     if testhosts.hosts():
         raise E2EFailure(f"test hosts left after destroy: {sorted(testhosts.hosts())}")
     say("nothing left: moto, the Datadog stand-in and the test hosts are empty")
+
+
+def check_datadog_judgments(run: Run) -> None:
+    """The Datadog stand-in refused nothing the real provider sent and knew every endpoint."""
+    report = http_json(run.datadog_url + "_standin/report")
+    problems = {k: report[k] for k in ("rejected", "unexpected", "shape_errors") if report.get(k)}
+    if problems:
+        raise E2EFailure(f"the Datadog API stand-in judged the provider's requests: {problems}")
+    say(f"Datadog stand-in: {len(report['requests'])} requests so far, none refused")
 
 
 def scenario(run: Run, host_count: int, replace: bool) -> None:
@@ -379,6 +397,7 @@ def scenario(run: Run, host_count: int, replace: bool) -> None:
     with phase(f"up ({label})"):
         run.deploy("up", stack, "--yes")
     say(f"Session Manager sessions per host during up ({label}): {sessions_per_host(run, before)}")
+    check_datadog_judgments(run)
     with phase(f"preview --expect-no-changes ({label})"):
         run.pulumi("preview", "--stack", stack, "--expect-no-changes", "--non-interactive")
     outputs = run.outputs(stack)
@@ -417,9 +436,11 @@ def scenario(run: Run, host_count: int, replace: bool) -> None:
             if "warning" not in result.stdout or "450" not in result.stdout:
                 raise E2EFailure("the pull-request preview does not name the warning threshold's change")
 
+    outputs = run.outputs(stack)
     with phase(f"destroy ({label})"):
         run.deploy("destroy", stack, "--yes")
-    check_nothing_left(run)
+    check_datadog_judgments(run)  # first: the probes below are 404s it records
+    check_nothing_left(run, outputs)
 
 
 def toolchain_environment() -> dict[str, str]:
