@@ -10,7 +10,7 @@ ARGS ?=
 # `make load`: which host of the stack (0..hostCount-1).
 HOST ?= 0
 
-.PHONY: test up preview destroy verify snapshot load policy bench toolchain e2e
+.PHONY: test conformance up preview destroy verify snapshot load policy bench toolchain e2e
 
 ## Every test: the program under mocks, the boot files, PostgreSQL, the Agent check, the app,
 ## the policy pack, the workflow and the deploy script. First the system packages they need
@@ -20,6 +20,15 @@ test:
 	@$(MAKE) -s --no-print-directory $(VENV)/.installed
 	$(PYTHON) -m pytest -n 2 -q
 	bash tests/host/run.sh -q
+
+## The real providers (command, random, time, datadog, docker; built by `make toolchain`) judge every
+## resource the program declares, for 1 and 3 hosts: CheckConfig, Configure, Check; the Datadog
+## resources created, read back and diffed against a stand-in API, one host's Docker resources on a
+## private dockerd (tests/providers/README.md). Not part of `make test`: it needs the toolchain.
+conformance: $(VENV)/.installed
+	SYSTEM_PACKAGES_LIST=tests/providers/system-packages.txt SYSTEM_PACKAGES_FOR="make conformance" bash tests/system-packages.sh
+	@if [[ ! -f toolchain/env.sh ]]; then echo "make conformance: no toolchain/env.sh here: run make toolchain" >&2; exit 1; fi
+	source toolchain/env.sh && $(PYTHON) -m pytest -c tests/providers/pytest.ini --rootdir . -q $(ARGS)
 
 ## Deploy / preview / tear down stack $(STACK): checks prerequisites, picks the backend (a file
 ## backend in .pulumi-state/ unless you chose one), asks for missing settings, then runs Pulumi.
@@ -54,6 +63,7 @@ bench: $(VENV)/.installed
 ## ARGS: --hosts 1 (only one host count), --keep (keep the temporary directory).
 E2E_VENV := $(or $(DD_ASSESSMENT_CACHE),$(HOME)/.cache/dd-assessment)/e2e-venv
 e2e: toolchain $(VENV)/.installed policy/venv/.installed $(E2E_VENV)/.installed
+	SYSTEM_PACKAGES_LIST=tests/e2e/system-packages.txt SYSTEM_PACKAGES_FOR="make e2e" bash tests/system-packages.sh
 	cd tests/e2e && $(E2E_VENV)/bin/python -m pytest -q -c pytest.ini
 	$(E2E_VENV)/bin/python tests/e2e/run.py --python $(E2E_VENV)/bin/python $(ARGS)
 

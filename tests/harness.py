@@ -198,9 +198,11 @@ def _config_value(value: Any) -> str:
 
 
 def declare(fn: Callable[[], Any], config: dict[str, Any] | None = None, *, stack: str = "test",
-            preview: bool = False) -> Declared:
-    """Run `fn` under mocks with `config` (bare keys belong to this project); record it all."""
-    mocks = RecordingMocks()
+            preview: bool = False, mocks: RecordingMocks | None = None) -> Declared:
+    """Run `fn` under mocks with `config` (bare keys belong to this project); record it all.
+
+    `mocks`: a RecordingMocks of the caller's, answering some resources differently."""
+    mocks = mocks or RecordingMocks()
     set_root_resource(None)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview,
                              monitor=RecordingMonitor(mocks))

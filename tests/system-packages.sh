@@ -2,7 +2,8 @@
 # Makes sure the system packages listed in tests/system-packages.txt are installed, before
 # `make test` builds anything. As root with apt-get: installs the missing ones. Otherwise: one
 # message naming every missing package and the command that installs it, and exit status 1.
-#   SYSTEM_PACKAGES_LIST  another list to check (the tests of this script use it)
+#   SYSTEM_PACKAGES_LIST  another list to check (make conformance's, and the tests of this script)
+#   SYSTEM_PACKAGES_FOR   what needs them, for the message (default: make test)
 set -euo pipefail
 
 list=${SYSTEM_PACKAGES_LIST:-"$(dirname "${BASH_SOURCE[0]}")/system-packages.txt"}
@@ -20,8 +21,8 @@ mapfile -t missing < <(missing_packages)
 
 if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
   cat >&2 <<MESSAGE
-make test needs system packages that are not installed: ${missing[*]}
-Install them, then run make test again (on Debian or Ubuntu):
+${SYSTEM_PACKAGES_FOR:-make test} needs system packages that are not installed: ${missing[*]}
+Install them, then run ${SYSTEM_PACKAGES_FOR:-make test} again (on Debian or Ubuntu):
   sudo apt-get update && sudo apt-get install -y --no-install-recommends ${missing[*]}
 MESSAGE
   exit 1
