@@ -55,6 +55,7 @@ GATEWAY = "172.30.0.1"
 # Datadog-shaped fake keys: the provider only checks them against the stand-in.
 FAKE_KEYS = {"DD_API_KEY": "0" * 32, "DD_APP_KEY": "0" * 40}
 
+COMMAND_TIMEOUT = 1800  # one pulumi command; a cold first `up` builds the app image on a vfs engine
 figures: list[tuple[str, float]] = []
 
 
@@ -199,8 +200,11 @@ class Run:
 
     def run(self, argv: list[str], *, cwd: Path | None = None, check: bool = True,
             quiet: bool = False) -> subprocess.CompletedProcess:
-        result = subprocess.run(argv, cwd=cwd or self.project, env=self.env, stdin=subprocess.DEVNULL,
-                                capture_output=True, text=True)
+        try:
+            result = subprocess.run(argv, cwd=cwd or self.project, env=self.env, stdin=subprocess.DEVNULL,
+                                    capture_output=True, text=True, timeout=COMMAND_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise E2EFailure(f"`{' '.join(argv)}` still running after {COMMAND_TIMEOUT} s") from None
         log = self.base / "commands.log"
         with open(log, "a") as out:
             out.write(f"\n$ {' '.join(argv)}\n{result.stdout}{result.stderr}")
@@ -462,6 +466,8 @@ def main(argv: list[str]) -> int:
     if sys.platform != "linux" or os.geteuid() != 0:
         print("make e2e: Linux and root only (network namespaces, dockerd, sshd per test host)", file=sys.stderr)
         return 1
+    # A terminated run still cleans up: SIGTERM unwinds through the `finally` below like Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
     base = Path(tempfile.mkdtemp(prefix="dd-e2e-", dir="/var/tmp"))
     start = time.monotonic()
     run = None
