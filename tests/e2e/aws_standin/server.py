@@ -116,9 +116,12 @@ class AwsStandIn(provider_pb2_grpc.ResourceProviderServicer):
         return provider_pb2.CheckResponse(inputs=request.news)
 
     def DiffConfig(self, request: provider_pb2.DiffRequest, context: Any) -> provider_pb2.DiffResponse:
-        changed = _normalize(to_dict(request.olds)) != _normalize(to_dict(request.news))
+        olds, news = _normalize(to_dict(request.olds)), _normalize(to_dict(request.news))
+        changed = sorted(k for k in set(olds) | set(news) if olds.get(k) != news.get(k))
+        # Nothing in this stand-in's configuration forces a new provider (pulumi-aws: none does).
         return provider_pb2.DiffResponse(
-            changes=provider_pb2.DiffResponse.DIFF_SOME if changed else provider_pb2.DiffResponse.DIFF_NONE)
+            changes=provider_pb2.DiffResponse.DIFF_SOME if changed else provider_pb2.DiffResponse.DIFF_NONE,
+            diffs=changed)
 
     def Configure(self, request: provider_pb2.ConfigureRequest, context: Any) -> provider_pb2.ConfigureResponse:
         args = to_dict(request.args)
