@@ -57,6 +57,7 @@ FAKE_KEYS = {"DD_API_KEY": "0" * 32, "DD_APP_KEY": "0" * 40}
 
 COMMAND_TIMEOUT = 1800  # one pulumi command; a cold first `up` builds the app image on a vfs engine
 figures: list[tuple[str, float]] = []
+session_figures: list[str] = []  # Session Manager sessions opened per host, per `up`
 
 
 class E2EFailure(Exception):
@@ -337,6 +338,12 @@ def sessions_per_host(run: Run, since: int) -> dict[str, int]:
     return counts
 
 
+def record_sessions(what: str, counts: dict[str, int]) -> None:
+    line = f"{what}: " + (", ".join(f"{target} {n}" for target, n in sorted(counts.items())) or "none")
+    session_figures.append(line)
+    say(f"Session Manager sessions per host, {line}")
+
+
 def session_lines(run: Run) -> int:
     log = run.base / "ssm-sessions.log"
     return len(log.read_text().splitlines()) if log.exists() else 0
@@ -400,7 +407,7 @@ def scenario(run: Run, host_count: int, replace: bool) -> None:
     before = session_lines(run)
     with phase(f"up ({label})"):
         run.deploy("up", stack, "--yes")
-    say(f"Session Manager sessions per host during up ({label}): {sessions_per_host(run, before)}")
+    record_sessions(f"up ({label})", sessions_per_host(run, before))
     check_datadog_judgments(run)
     with phase(f"preview --expect-no-changes ({label})"):
         run.pulumi("preview", "--stack", stack, "--expect-no-changes", "--non-interactive")
@@ -419,7 +426,7 @@ def scenario(run: Run, host_count: int, replace: bool) -> None:
             result = run.deploy("up", stack, "--yes")
             if "replace" not in result.stdout:
                 raise E2EFailure("a new sshPublicKey did not replace anything")
-        say(f"Session Manager sessions per host during the replacing up: {sessions_per_host(run, before)}")
+        record_sessions(f"up replacing the host ({label})", sessions_per_host(run, before))
         outputs = run.outputs(stack)
         new_id = outputs["instanceIds"][0]
         if new_id == old_id:
@@ -499,6 +506,9 @@ def main(argv: list[str]) -> int:
         for name, seconds in figures:
             print(f"  {name:<70} {seconds:7.1f} s")
         print(f"  {'total':<70} {time.monotonic() - start:7.1f} s")
+        print("Session Manager sessions opened per host per up (each Docker connection opens one):")
+        for line in session_figures:
+            print(f"  {line}")
         print("e2e: 1 passed, 0 failed" if status == 0 else "e2e: 0 passed, 1 failed")
     return status
 
