@@ -35,9 +35,21 @@ NOT_BUILT=(
     "datadog $DATADOG_VERSION: the Go module proxy refuses the paths github.com/DataDog/terraform-provider-datadog and github.com/DataDog/datadog-api-client-go/v2 ('This path is not available'), and pulumi-datadog's provider module is not served either"
 )
 
+# What is built differently from the pins (printed at every run, written to $DIR/DIFFERS).
+# The bridge for random, time and docker: pulumi-terraform-bridge v3.137.0, the newest the
+# proxy serves; the pinned providers' own provider modules (their ProviderInfo, bridge
+# metadata, native code) are not served, so toolchain/providers has our own bridgings.
+DIFFERS=(
+    "pulumi CLI v$PULUMI_VERSION for the $SDK_PIN SDK pin: pkg/v3 v$SDK_PIN is not served"
+    "pulumi-language-python: our own host (toolchain/cli/pulumi-language-python): upstream's module is not served; no typechecker option, no pulumi new prompts, no debugger"
+    "random $RANDOM_VERSION: our bridging of terraform-provider-random v1.3.2-0.20260824155315-e1092b0cfc07 with pulumi-terraform-bridge v3.137.0 (pulumi-random's provider module is not served)"
+    "time $TIME_VERSION: our bridging of hashicorp/terraform-provider-time v0.12.1 (the upstream pulumiverse-time $TIME_VERSION bridges) with pulumi-terraform-bridge v3.137.0"
+    "docker $DOCKER_VERSION: our bridging of kreuzwerker/terraform-provider-docker v0.0.0-20260916201441-96d331c98ff4 with pulumi-terraform-bridge v3.137.0: no docker.Image (pulumi-docker's native resource), no registry TLS patch"
+)
+
 toolchain_key() {
     local sum
-    sum=$(cd "$HERE" && find . -type f ! -name env.sh ! -name '*.md' ! -path './tests/*' -print0 \
+    sum=$(cd "$HERE" && find . -type f ! -name env.sh ! -name smoke.sh ! -name '*.md' ! -path './tests/*' -print0 \
         | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-12)
     echo "pulumi-${PULUMI_VERSION}-${sum}"
 }
@@ -55,6 +67,7 @@ BIN="$DIR/bin"
 BUILD="$DIR/build"
 STAMPS="$DIR/stamps"
 TIMES="$DIR/step-times.txt"
+export DD_TOOLCHAIN_DIR="$DIR"
 export PULUMI_HOME="$DIR/pulumi-home"
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
@@ -66,6 +79,7 @@ say() { echo "toolchain: $*" >&2; }
 
 print_not_built() {
     local item
+    for item in "${DIFFERS[@]}"; do say "DIFFERS: $item"; done
     for item in "${NOT_BUILT[@]}"; do say "NOT BUILT: $item"; done
 }
 
@@ -97,13 +111,15 @@ step() {
 gobuild() { # gobuild MODULE_DIR go-build-args...
     local mod=$1
     shift
-    (cd "$mod" && nice -n "$NICE" go build -p "$JOBS" -trimpath "$@")
+    (cd "$mod" && nice -n "$NICE" go build -p "$JOBS" -trimpath -buildvcs=false "$@")
 }
 
 # --- A user's own CLI, when downloads work -------------------------------------------------
 use_existing_cli() {
     local cli
     cli=$(PATH="${PATH#"$BIN:"}" command -v pulumi 2>/dev/null) || return 1
+    # A CLI from this cache (an older key's bin on PATH) is ours, not the user's: build.
+    [[ "$cli" == "$CACHE"/* ]] && return 1
     curl -fsS --max-time 5 -o /dev/null https://get.pulumi.com/ 2>/dev/null || return 1
     say "using the installed Pulumi CLI $cli (downloads work: plugins by pulumi plugin install)"
     local f
@@ -117,6 +133,7 @@ use_existing_cli() {
     pulumi plugin install resource docker "$DOCKER_VERSION"
     pulumi plugin install resource datadog "$DATADOG_VERSION"
     NOT_BUILT=()
+    DIFFERS=()
 }
 
 # --- Building from Go modules --------------------------------------------------------------
@@ -157,6 +174,12 @@ bridged_provider() {
         return 1
     }
     cp "$out/schema.json" "$PROVIDERS_SRC/$name/cmd/schema.json"
+    # The generator writes bridge-metadata.json only when it has something to record.
+    if [[ -f "$out/bridge-metadata.json" ]]; then
+        cp "$out/bridge-metadata.json" "$PROVIDERS_SRC/$name/cmd/bridge-metadata.json"
+    else
+        echo '{}' > "$PROVIDERS_SRC/$name/cmd/bridge-metadata.json"
+    fi
     gobuild "$PROVIDERS_SRC" \
         -ldflags "-s -w -X dd-assessment/toolchain/providers/$name.Version=$version" \
         -o "$out/pulumi-resource-$name" "./$name/cmd"
@@ -183,6 +206,7 @@ else
 fi
 
 printf '%s\n' "${NOT_BUILT[@]}" > "$DIR/NOT-BUILT"
+printf '%s\n' "${DIFFERS[@]}" > "$DIR/DIFFERS"
 say "plugins under $PULUMI_HOME:"
 pulumi plugin ls >&2
 step smoke "$HERE/smoke.sh"

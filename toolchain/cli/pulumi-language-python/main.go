@@ -141,7 +141,8 @@ func (h *languageHost) GetPluginInfo(context.Context, *emptypb.Empty) (*pulumirp
 }
 
 // GetRequiredPackages names the provider plugins of the Pulumi packages installed in the venv:
-// each ships a pulumi-plugin.json ({"resource": true, "name": ..., "version": ...}).
+// each ships a pulumi-plugin.json ({"resource": true, "name": ..., "version": ...}). The engine
+// calls it before Run.
 func (h *languageHost) GetRequiredPackages(
 	ctx context.Context, req *pulumirpc.GetRequiredPackagesRequest,
 ) (*pulumirpc.GetRequiredPackagesResponse, error) {
@@ -151,6 +152,11 @@ func (h *languageHost) GetRequiredPackages(
 	}
 	tc, err := toolchain.ResolveToolchain(opts)
 	if err != nil {
+		return nil, err
+	}
+	// As upstream's host does, the first run creates the venv and installs requirements.txt
+	// (`pulumi up` on a fresh checkout); an existing venv is left as it is.
+	if err := tc.EnsureVenv(ctx, req.GetInfo().GetProgramDirectory(), false, true, os.Stderr, os.Stderr); err != nil {
 		return nil, err
 	}
 	venv, err := tc.VirtualEnvPath(ctx)
@@ -247,7 +253,12 @@ func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pul
 	args = append(args, req.GetInfo().GetEntryPoint())
 	args = append(args, req.GetArgs()...)
 
-	config, err := json.Marshal(req.GetConfig())
+	configMap := req.GetConfig()
+	if configMap == nil {
+		// A stack without config: the SDK expects an object, never null.
+		configMap = map[string]string{}
+	}
+	config, err := json.Marshal(configMap)
 	if err != nil {
 		return nil, err
 	}

@@ -14,22 +14,25 @@ import (
 	"github.com/pulumi/pulumi-terraform-bridge/v3/pkg/tfbridge"
 	"github.com/pulumi/pulumi-terraform-bridge/v3/pkg/tfbridge/tokens"
 	shimv2 "github.com/pulumi/pulumi-terraform-bridge/v3/pkg/tfshim/sdk-v2"
+	pulumitokens "github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 	"github.com/terraform-providers/terraform-provider-docker/shim"
 )
 
 // Version is stamped by the build (-X): the pulumi-docker release these tokens stand for.
 var Version = "5.2.0"
 
-func token(name string) tokens.Type { return tfbridge.MakeResource("docker", "index", name) }
+func token(name string) pulumitokens.Type { return tfbridge.MakeResource("docker", "index", name) }
 
-// Provider is the bridge's description of the provider.
-func Provider() tfbridge.ProviderInfo {
+// Provider is the bridge's description of the provider; metadata is the bridge-metadata.json
+// the schema generator wrote (nil while generating).
+func Provider(metadata []byte) tfbridge.ProviderInfo {
 	info := tfbridge.ProviderInfo{
-		P:         shimv2.NewProvider(shim.NewProvider()),
-		Name:      "docker",
-		Version:   Version,
-		GitHubOrg: "kreuzwerker",
-		License:   "Apache-2.0",
+		P:            shimv2.NewProvider(shim.NewProvider()),
+		Name:         "docker",
+		Version:      Version,
+		MetadataInfo: tfbridge.NewProviderMetadata(metadata),
+		GitHubOrg:    "kreuzwerker",
+		License:      "Apache-2.0",
 		Config: map[string]*tfbridge.SchemaInfo{
 			"host": {Default: &tfbridge.DefaultInfo{
 				EnvVars: []string{"DOCKER_HOST"},

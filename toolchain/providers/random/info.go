@@ -15,13 +15,15 @@ import (
 // Version is stamped by the build (-X): the pulumi-random release these tokens stand for.
 var Version = "4.21.4"
 
-// Provider is the bridge's description of the provider.
-func Provider() tfbridge.ProviderInfo {
+// Provider is the bridge's description of the provider; metadata is the bridge-metadata.json
+// the schema generator wrote (nil while generating).
+func Provider(metadata []byte) tfbridge.ProviderInfo {
 	info := tfbridge.ProviderInfo{
-		P:       pf.ShimProvider(shim.NewProvider()),
-		Name:    "random",
-		Version: Version,
-		License: "Apache-2.0",
+		P:            pf.ShimProvider(shim.NewProvider()),
+		Name:         "random",
+		MetadataInfo: tfbridge.NewProviderMetadata(metadata),
+		Version:      Version,
+		License:      "Apache-2.0",
 		// pulumi_random's Python SDK marks state with the Terraform schema version.
 		Python:                      &tfbridge.PythonInfo{RespectSchemaVersion: true},
 		EnableAccurateBridgePreview: true,

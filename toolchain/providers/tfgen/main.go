@@ -26,11 +26,11 @@ func main() {
 	os.Args = append([]string{os.Args[0] + " " + name}, os.Args[2:]...)
 	switch name {
 	case "random":
-		pftfgen.Main("random", random.Provider())
+		pftfgen.Main("random", random.Provider(nil))
 	case "time":
-		pftfgen.Main("time", timeprovider.Provider())
+		pftfgen.Main("time", timeprovider.Provider(nil))
 	case "docker":
-		info := docker.Provider()
+		info := docker.Provider(nil)
 		tfgen.Main("docker", info.Version, info)
 	default:
 		fmt.Fprintf(os.Stderr, "tfgen: unknown provider %q (random, time or docker)\n", name)

@@ -5,24 +5,26 @@
 package time
 
 import (
+	"github.com/hashicorp/terraform-provider-time/shim"
 	pf "github.com/pulumi/pulumi-terraform-bridge/v3/pkg/pf/tfbridge"
 	"github.com/pulumi/pulumi-terraform-bridge/v3/pkg/tfbridge"
 	"github.com/pulumi/pulumi-terraform-bridge/v3/pkg/tfbridge/tokens"
-	"github.com/hashicorp/terraform-provider-time/shim"
 )
 
 // Version is stamped by the build (-X): the pulumiverse-time release these tokens stand for.
 var Version = "0.1.1"
 
-// Provider is the bridge's description of the provider.
-func Provider() tfbridge.ProviderInfo {
+// Provider is the bridge's description of the provider; metadata is the bridge-metadata.json
+// the schema generator wrote (nil while generating).
+func Provider(metadata []byte) tfbridge.ProviderInfo {
 	info := tfbridge.ProviderInfo{
-		P:         pf.ShimProvider(shim.NewProvider()),
-		Name:      "time",
-		Version:   Version,
-		Publisher: "pulumiverse",
-		GitHubOrg: "hashicorp",
-		License:   "Apache-2.0",
+		P:            pf.ShimProvider(shim.NewProvider()),
+		Name:         "time",
+		Version:      Version,
+		MetadataInfo: tfbridge.NewProviderMetadata(metadata),
+		Publisher:    "pulumiverse",
+		GitHubOrg:    "hashicorp",
+		License:      "Apache-2.0",
 	}
 	info.MustComputeTokens(tokens.SingleModule("time_", "index", tokens.MakeStandard("time")))
 	return info
