@@ -477,6 +477,13 @@ def scenario(run: Run, host_count: int, replace: bool) -> None:
 
 
 def toolchain_environment() -> dict[str, str]:
+    # DD_E2E_TOOLCHAIN=<a built toolchain dir>: use that build instead of this checkout's key
+    # (while toolchain/ is being changed and not rebuilt yet).
+    if os.environ.get("DD_E2E_TOOLCHAIN"):
+        built = Path(os.environ["DD_E2E_TOOLCHAIN"])
+        return {"PATH": f"{built / 'bin'}:{os.environ['PATH']}", "PULUMI_HOME": str(built / "pulumi-home"),
+                "PULUMI_SKIP_UPDATE_CHECK": "true", "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+                "DD_TOOLCHAIN_DIR": str(built)}
     result = subprocess.run(["bash", "-c", 'source "$1" >&2 && env -0', "env", str(ROOT / "toolchain" / "env.sh")],
                             capture_output=True)
     if result.returncode != 0:
