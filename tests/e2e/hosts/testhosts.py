@@ -245,11 +245,16 @@ def create_host(instance_id: str, user_data: str, authorized_key: str,
                  "moto_url": os.environ.get("DD_E2E_MOTO_URL", ""),
                  "python": sys.executable, "state_dir": str(state_dir())}
         _write_entry(directory, entry)  # destroy_host finds whatever is made from here on
+        try:
+            # Machine-wide, under the lock: hosts may be created by several threads at once.
+            _ensure_login_user()
+            _ensure_ip_forward()
+        except BaseException:
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
     started = time.monotonic()
     try:
         (directory / "user-data").write_text(user_data)
-        _ensure_login_user()
-        _ensure_ip_forward()
         _make_network(instance_id, names)
         entry["anchor_pid"] = _start_anchor(directory, names["netns"])
         entry["mnt_ns"] = _ns_inode(entry["anchor_pid"], "mnt")
