@@ -88,4 +88,5 @@ policy/venv/.installed: policy/requirements.txt
 ## sshd + PostgreSQL per host, the aws CLI stand-in, the test images (tests/e2e/hosts/README.md).
 .PHONY: e2e-hosts
 e2e-hosts:
+	SYSTEM_PACKAGES_LIST=tests/e2e/system-packages.txt SYSTEM_PACKAGES_FOR="make e2e-hosts" bash tests/system-packages.sh
 	bash tests/e2e/hosts/run.sh -q

@@ -126,8 +126,9 @@ def test_the_shared_network_has_its_gateway_aliases_and_nat(booted, agent_networ
                      "        time.sleep(0.2)\n"
                      "print(socket.gethostbyname('datadog-agent'), body)\n"
                      "print(urllib.request.urlopen('https://pypi.org/simple/pg8000/', timeout=30).status)\n")
-            answer = sh(host, f"docker run --rm --network {agent_network} {images.PYTHON_IMAGE} "
-                              f"python3 -c {json.dumps(fetch)}")
+            answer = testhosts.exec_in(host.id, ["docker", "run", "--rm", "--network", agent_network,
+                                                 images.PYTHON_IMAGE, "python3", "-c", fetch],
+                                       timeout=120, check=True).stdout.strip()
             server_ip = sh(host, "docker inspect --format "
                                  f"'{{{{(index .NetworkSettings.Networks \"{agent_network}\").IPAddress}}}}' alias-server")
             resolved, status = answer.splitlines()[0].split()
@@ -214,7 +215,9 @@ def test_the_app_builds_on_a_host_and_its_traces_reach_the_test_agent(booted, ag
                         "s.get('meta', {}).get('version'), s.get('name')] for t in traces for s in t]))\n")
 
         def traced():
-            spans = json.loads(sh(host, f"docker exec datadog-agent python3 -c {json.dumps(traces_probe)}"))
+            spans = json.loads(testhosts.exec_in(
+                host.id, ["docker", "exec", "datadog-agent", "python3", "-c", traces_probe],
+                check=True).stdout)
             return spans if ["my-flask-app", "e2e", "v1", "flask.request"] in spans else None
         testhosts._wait_for("the app's flask.request span at the test Agent", traced, 60, pause=2)
     finally:

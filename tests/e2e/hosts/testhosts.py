@@ -245,16 +245,25 @@ def create_host(instance_id: str, user_data: str, authorized_key: str,
                  "moto_url": os.environ.get("DD_E2E_MOTO_URL", ""),
                  "python": sys.executable, "state_dir": str(state_dir())}
         _write_entry(directory, entry)  # destroy_host finds whatever is made from here on
+        try:
+            # Machine-wide, under the lock: hosts may be created by several threads at once.
+            _ensure_login_user()
+            _ensure_ip_forward()
+        except BaseException:
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
     started = time.monotonic()
     try:
         (directory / "user-data").write_text(user_data)
-        _ensure_login_user()
-        _ensure_ip_forward()
         _make_network(instance_id, names)
         entry["anchor_pid"] = _start_anchor(directory, names["netns"])
         entry["mnt_ns"] = _ns_inode(entry["anchor_pid"], "mnt")
         entry["net_ns"] = _ns_inode(entry["anchor_pid"], "net")
         _write_entry(directory, entry)
+        if entry["moto_url"]:
+            entry["moto_url_in_host"], entry["forwarder_pid"] = _start_moto_forwarder(
+                directory, entry)
+            _write_entry(directory, entry)
         entry["host_key"] = _make_host_key(directory, entry, authorized_key)
         entry["dockerd_pid"] = _start_dockerd(directory, entry)
         entry["sshd_pid"] = _start_sshd(directory, entry)
@@ -321,6 +330,58 @@ def _start_anchor(directory: Path, netns: str) -> int:
     return process.pid
 
 
+def _start_moto_forwarder(directory: Path, entry: dict) -> tuple[str, int]:
+    """The host reaches the AWS endpoints over its network, as an instance does: moto listens on
+    the root namespace's loopback, so a forwarder (a root-namespace process) listens on the
+    host's gateway address, which only that host can reach, and relays to it."""
+    from urllib.parse import urlsplit
+    target = urlsplit(entry["moto_url"])
+    port = target.port or 80
+    log = open(directory / "forwarder.log", "ab")
+    process = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), "_forward", entry["instance_id"],
+         entry["gateway"], str(port), target.hostname or "127.0.0.1", str(port)],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+    log.close()
+
+    def listening():
+        if process.poll() is not None:
+            raise HostError(f"moto forwarder exited: {(directory / 'forwarder.log').read_text()}")
+        with socket.create_connection((entry["gateway"], port), timeout=1):
+            return True
+    _wait_for("the forwarder to moto", listening, 10)
+    return f"{target.scheme}://{entry['gateway']}:{port}", process.pid
+
+
+def _forward_main(listen_host: str, listen_port: int, target_host: str, target_port: int) -> int:
+    import threading
+
+    def pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                try:
+                    end.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    server = socket.create_server((listen_host, listen_port))
+    while True:
+        client, _ = server.accept()
+        try:
+            upstream = socket.create_connection((target_host, target_port), timeout=10)
+        except OSError:
+            client.close()
+            continue
+        upstream.settimeout(None)
+        threading.Thread(target=pipe, args=(client, upstream), daemon=True).start()
+        threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
+
+
 def _in_host_root(entry: dict, path: str) -> Path:
     """A path as the host's own processes see it (its overlays and /run), from outside."""
     return Path(f"/proc/{entry['anchor_pid']}/root") / path.lstrip("/")
@@ -352,6 +413,9 @@ def _spawn_in_host(entry: dict, directory: Path, log_name: str, argv: list[str],
 
 
 def _start_dockerd(directory: Path, entry: dict) -> int:
+    # dockerd 20.10 derives its engine ID from /etc/docker/key.json, made by whichever engine ran
+    # first: each host gets its own (the removal stays in the host's /etc overlay).
+    _in_host_root(entry, "/etc/docker/key.json").unlink(missing_ok=True)
     process = _spawn_in_host(entry, directory, "dockerd.log", [
         "dockerd", "--storage-driver", "vfs", "--data-root", str(directory / "docker"),
         "--exec-root", "/var/run/docker", "--pidfile", "/var/run/docker.pid",
@@ -490,7 +554,8 @@ class _Boot:
         for key in ("packages", "package_update", "package_upgrade"):
             if self.config.get(key):
                 # No Amazon Linux repository here; the packages' parts stand in: see runcmd.
-                self.log(f"{key}: {self.config[key]!r} stands in for (see the test host's README)")
+                self.log(f"{key}: {self.config[key]!r}: no Amazon Linux repository here; what "
+                         f"they provide stands in (see runcmd and tests/e2e/hosts/README.md)")
 
     def final(self) -> None:
         for command in self.config.get("runcmd", []):
@@ -557,13 +622,21 @@ class _Boot:
         shutil.chown("/run/postgresql", "postgres", "postgres")
         workdir = Path("/var/lib/dd-e2e-stubs")
         workdir.mkdir(exist_ok=True)
+        # Of tests/stubs only systemd's and postgresql-setup's stand-ins: its `aws` answers one
+        # fixed call, while tests/e2e/bin/aws reads the real parameter from moto.
+        stubs = Path("/run/dd-e2e-stubs")
+        stubs.mkdir(exist_ok=True)
+        for name in ("systemctl", "postgresql-setup"):
+            if not (stubs / name).exists():
+                (stubs / name).symlink_to(STUBS / name)
         env = {
-            # Stand-ins first: systemd and postgresql-setup (tests/stubs), the AWS CLI (moto).
-            "PATH": f"{STUBS}:{E2E_BIN}:{bindir[-1]}:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "PATH": f"{stubs}:{E2E_BIN}:{bindir[-1]}:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin",
             "LANG": "C.UTF-8", "HOME": "/root",
+            # The stubs need PGDATA; it is the script's own default, AL2023's cluster directory.
+            "PGDATA": "/var/lib/pgsql/data",
             "PGHOST": "/run/postgresql", "PGPORT": "5432", "STUB_WORKDIR": str(workdir),
             "DD_E2E_DIR": self.entry["state_dir"], "DD_E2E_PYTHON": self.entry["python"],
-            "DD_E2E_MOTO_URL": os.environ.get("DD_E2E_MOTO_URL") or self.entry.get("moto_url", ""),
+            "DD_E2E_MOTO_URL": self.entry.get("moto_url_in_host", ""),
         }
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
             if os.environ.get(name):
@@ -780,6 +853,13 @@ def destroy_host(instance_id: str) -> None:
             deadline = time.monotonic() + 20
             while _alive(dockerd) and time.monotonic() < deadline:
                 time.sleep(0.2)
+    forwarder = entry.get("forwarder_pid")
+    try:
+        if _alive(forwarder) and instance_id in Path(f"/proc/{forwarder}/cmdline").read_text(
+                errors="replace"):
+            os.kill(forwarder, signal.SIGKILL)
+    except OSError:
+        pass  # gone already
     try:
         _kill_all(lambda: sorted(_pids_in_cgroups(instance_id)), f"{instance_id}'s containers")
         _kill_all(lambda: _pids_in(entry.get("net_ns"), entry.get("mnt_ns")),
@@ -879,6 +959,8 @@ def sweep_leftovers() -> list[str]:
 def _main(argv: list[str]) -> int:
     if len(argv) == 2 and argv[0] == "_boot":
         return _boot_main(argv[1])
+    if len(argv) == 6 and argv[0] == "_forward":  # argv[1]: the instance id, for ps and destroy
+        return _forward_main(argv[2], int(argv[3]), argv[4], int(argv[5]))
     usage = "usage: testhosts.py list | destroy-all | sweep | build-images"
     if argv == ["list"]:
         print(json.dumps(hosts(), indent=2))
