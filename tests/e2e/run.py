@@ -80,6 +80,10 @@ def phase(name: str) -> Iterator[None]:
         say(f"{name}: {elapsed:.1f} s")
 
 
+def same_device(a: Path, b: Path) -> bool:
+    return a.stat().st_dev == b.stat().st_dev
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -162,7 +166,10 @@ class Run:
                 stood_in[name] = version
         for entry in toolchain_plugins.iterdir():
             if not any(entry.name.startswith(f"resource-{name}-v") for name in stood_in):
-                (home / "plugins" / entry.name).symlink_to(entry)
+                # Hard links (or copies across file systems): the CLI does not follow a symlinked
+                # plugin directory.
+                subprocess.run(["cp", "-al" if same_device(entry, home) else "-a", str(entry),
+                                str(home / "plugins" / entry.name)], check=True)
         real_docker = toolchain_plugins / "resource-docker-v5.2.0" / "pulumi-resource-docker"
         if not real_docker.exists():
             raise E2EFailure(f"the toolchain has no docker plugin ({real_docker}): run make toolchain")

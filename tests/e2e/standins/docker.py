@@ -63,7 +63,9 @@ class DockerProxy(provider_pb2_grpc.ResourceProviderServicer):
         context = Path(build.get("context", "."))
         dockerfile = build.get("dockerfile") or "Dockerfile"
         archive = io.BytesIO()
-        with tarfile.open(fileobj=archive, mode="w") as tar:
+        # GNU headers: the CLI sniffs the first 512 bytes for a tar header, and a leading PAX
+        # header makes it take the stream for a plain Dockerfile.
+        with tarfile.open(fileobj=archive, mode="w", format=tarfile.GNU_FORMAT) as tar:
             tar.add(context, arcname=".")
         command = ["docker", "build", "--quiet", "-t", inputs["imageName"], "-f", dockerfile]
         if build.get("platform"):
