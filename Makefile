@@ -5,12 +5,13 @@ PYTHON := $(VENV)/bin/python
 STACK ?= test
 # Extra flags: for up/preview/destroy, scripts/deploy.sh's (--yes, --policy, --secrets-provider
 # URL); for verify, its own (--wait MINUTES, --json, --outputs FILE); for snapshot, --outputs FILE;
-# for load, --clients N, --minutes M, --outputs FILE.
+# for load, --clients N, --minutes M, --outputs FILE; for report, --wait MINUTES, --outputs FILE,
+# --pictures-wait SECONDS, --into DIR.
 ARGS ?=
 # `make load`: which host of the stack (0..hostCount-1).
 HOST ?= 0
 
-.PHONY: test conformance up preview destroy verify snapshot load policy bench toolchain e2e
+.PHONY: test conformance up preview destroy verify snapshot report load policy bench toolchain e2e
 
 ## Every test: the program under mocks, the boot files, PostgreSQL, the Agent check, the app,
 ## the policy pack, the workflow and the deploy script. First the system packages they need
@@ -30,20 +31,29 @@ conformance: $(VENV)/.installed
 	@if [[ ! -f toolchain/env.sh ]]; then echo "make conformance: no toolchain/env.sh here: run make toolchain" >&2; exit 1; fi
 	source toolchain/env.sh && $(PYTHON) -m pytest -c tests/providers/pytest.ini --rootdir . -q $(ARGS)
 
-## Deploy / preview / tear down stack $(STACK): checks prerequisites, picks the backend (a file
-## backend in .pulumi-state/ unless you chose one), asks for missing settings, then runs Pulumi.
-up preview destroy: $(VENV)/.installed
+## Deploy / preview / tear down stack $(STACK): checks prerequisites first (before building the
+## program's runtime in ./venv), picks the backend (a file backend in .pulumi-state/ unless you
+## chose one; never `pulumi login`), asks for missing settings, then runs Pulumi.
+up preview destroy:
+	scripts/deploy.sh check
+	@$(MAKE) -s --no-print-directory $(VENV)/.runtime
 	scripts/deploy.sh $@ $(STACK) $(ARGS)
 
 ## Check every item of the exercise in the live Datadog org (ops/verify.py); right after
 ## `make up`: make verify ARGS="--wait 15". Send a my_metric snapshot to notifyHandles (ops/snapshot.py).
-verify snapshot: $(VENV)/.installed
-	$(PYTHON) -m ops.$@ --stack $(STACK) $(ARGS)
+verify snapshot: $(VENV)/.runtime
+	scripts/pulumi-backend.sh $(PYTHON) -m ops.$@ --stack $(STACK) $(ARGS)
+
+## The exercise's write-up from the live org (ops/report.py): report/$(STACK)/report.md and
+## report.html with graph snapshots, make verify's verdict first. After make up:
+## make report ARGS="--wait 15".
+report: $(VENV)/.runtime
+	scripts/pulumi-backend.sh $(PYTHON) -m ops.report --stack $(STACK) $(ARGS)
 
 ## The write-up's PostgreSQL connection burst on host $(HOST) (ops/load.py): pgbench holds
 ## about 90 connections for 3 minutes; Ctrl-C stops it cleanly.
-load: $(VENV)/.installed
-	$(PYTHON) -m ops.load --stack $(STACK) --host $(HOST) $(ARGS)
+load: $(VENV)/.runtime
+	scripts/pulumi-backend.sh $(PYTHON) -m ops.load --stack $(STACK) --host $(HOST) $(ARGS)
 
 ## The policy pack's own environment, for `make preview ARGS=--policy`.
 policy: policy/venv/.installed
@@ -72,12 +82,20 @@ $(E2E_VENV)/.installed: tests/e2e/requirements.txt
 	$(E2E_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
 	touch $@
 
-# The same venv `pulumi up` uses (Pulumi.yaml: virtualenv: venv), plus the test tools.
+# The venv `pulumi up` uses (Pulumi.yaml: virtualenv: venv) with the program's and the operator
+# tools' runtime only: what make up, verify, snapshot, report and load need.
+$(VENV)/.runtime: requirements.txt ops/requirements.txt
+	@echo "building $(VENV) from requirements.txt and ops/requirements.txt" >&2
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt -r ops/requirements.txt
+	touch $@
+
+# The same venv plus the test tools (requirements-test.txt includes both runtime files).
 $(VENV)/.installed: requirements.txt requirements-test.txt ops/requirements.txt
 	@echo "building $(VENV) from requirements-test.txt" >&2
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
-	touch $@
+	touch $(VENV)/.runtime $@
 
 policy/venv/.installed: policy/requirements.txt
 	python3 -m venv policy/venv

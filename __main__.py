@@ -54,21 +54,19 @@ for host in hosts:
         network_gateway=design.AGENT_NETWORK_GATEWAY))
     docker_hosts.append(docker_host)
     DatadogAgent(f"{host.host_name}-agent", DatadogAgentArgs(
-        provider=docker_host.provider, network_name=docker_host.network_name,
-        container_name=design.AGENT_CONTAINER_NAME, version=settings.agent_version,
-        api_key=settings.datadog_api_key, site=settings.datadog_site, host_name=host.host_name,
-        host_tags=settings.host_tags, env=settings.env,
+        docker_host=docker_host, container_name=design.AGENT_CONTAINER_NAME,
+        version=settings.agent_version, api_key=settings.datadog_api_key,
+        site=settings.datadog_site, host_name=host.host_name, host_tags=settings.host_tags,
+        env=settings.env,
         check_interval_seconds=settings.check_interval_seconds,
         database_password=host.database_password))
     app = FlaskApp(f"{host.host_name}-app", FlaskAppArgs(
-        provider=docker_host.provider, network_name=docker_host.network_name,
-        agent_host=design.AGENT_CONTAINER_NAME, service=APP_SERVICE, env=settings.env,
-        platform=docker_platform_of(settings.instance_type),
+        docker_host=docker_host, agent_host=design.AGENT_CONTAINER_NAME, service=APP_SERVICE,
+        env=settings.env, platform=docker_platform_of(settings.instance_type),
         published_port=design.APP_PORT))
     if settings.demo_traffic:
         DemoTraffic(f"{host.host_name}-traffic", DemoTrafficArgs(
-            provider=docker_host.provider, network_name=docker_host.network_name,
-            image=app.image_name, app_url=app.internal_url,
+            docker_host=docker_host, image=app.image_id, app_url=app.internal_url,
             container_name=f"{APP_SERVICE}-traffic",
             requests_per_minute=settings.demo_traffic))
 

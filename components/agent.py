@@ -16,7 +16,8 @@ import pulumi
 import pulumi_docker as docker
 
 from components import agent_files
-from components.design import CONTAINER_LOG_DRIVER, CONTAINER_LOG_OPTIONS
+from components.design import CONTAINER_LOG_DRIVER, CONTAINER_LOG_OPTIONS, docker_duration
+from components.remote_docker import RemoteDocker
 
 IMAGE_REPOSITORY = "gcr.io/datadoghq/agent"
 READ_ONLY_HOST_MOUNTS = (
@@ -32,8 +33,7 @@ def agent_image(version: str) -> str:
 
 @dataclass(frozen=True)
 class DatadogAgentArgs:
-    provider: docker.Provider
-    network_name: pulumi.Input[str]
+    docker_host: RemoteDocker  # where it runs: provider, shared network, replaced with the host
     container_name: str
     version: str
     api_key: pulumi.Output[str]  # secret
@@ -51,10 +51,10 @@ class DatadogAgent(pulumi.ComponentResource):
     def __init__(self, name: str, args: DatadogAgentArgs,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("dd-assessment:datadog:Agent", name, None, opts)
-        on_host = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        on_host = args.docker_host
 
         image = docker.RemoteImage(f"{name}-image", name=agent_image(args.version),
-                                   keep_locally=True, opts=on_host)
+                                   keep_locally=True, opts=on_host.resource_options(parent=self))
 
         postgres_conf = pulumi.Output.secret(args.database_password).apply(
             lambda password: agent_files.render_postgres_conf(
@@ -80,7 +80,7 @@ class DatadogAgent(pulumi.ComponentResource):
             pid_mode="host",
             cgroupns_mode="host",
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(
-                name=args.network_name, aliases=[args.container_name])],
+                name=on_host.network_name, aliases=[args.container_name])],
             uploads=[
                 docker.ContainerUploadArgs(file=agent_files.CHECK_SOURCE_DEST,
                                            content=agent_files.read_check_source()),
@@ -90,16 +90,14 @@ class DatadogAgent(pulumi.ComponentResource):
                 docker.ContainerUploadArgs(file=agent_files.POSTGRES_CONF_DEST, content=postgres_conf),
             ],
             healthcheck=docker.ContainerHealthcheckArgs(
-                tests=["CMD", "agent", "health"], interval="30s", timeout="10s", retries=3,
-                start_period="60s"),
+                tests=["CMD", "agent", "health"], interval=docker_duration(30),
+                timeout=docker_duration(10), retries=3, start_period=docker_duration(60)),
             restart="unless-stopped",
             # Its stdout is modest (each check's first runs, then every 500th) but never ends.
             log_driver=CONTAINER_LOG_DRIVER,
             log_opts=CONTAINER_LOG_OPTIONS,
-            opts=pulumi.ResourceOptions(
-                parent=self, provider=args.provider,
-                # The fixed container name would clash with its own replacement.
-                delete_before_replace=True))
+            # The fixed container name would clash with its own replacement.
+            opts=on_host.resource_options(parent=self, delete_before_replace=True))
 
         self.container_name = container.name
         self.register_outputs({"container_name": container.name})

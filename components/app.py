@@ -3,6 +3,13 @@
 Built through the Docker provider (the build context is read here and sent over SSH): no
 registry to create, authenticate or pay for, and nothing to push. The image tag is a hash of
 `app/`, so an unchanged app never replaces anything, and it doubles as DD_VERSION.
+
+Built as a `docker.RemoteImage` with `build` (Terraform's `docker_image`,
+kreuzwerker/terraform-provider-docker internal/provider/resource_docker_image_funcs.go), not
+pulumi-docker's native `docker.Image`: its Read looks the image up on the host, so after a
+`pulumi refresh` a missing image is built again (`docker.Image` does no reconciliation on Read,
+pulumi-docker provider/provider.go), and it is the part of pulumi-docker the real plugin here is
+built from (the native provider module is in no Go module the proxy serves).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components.design import CONTAINER_LOG_DRIVER, CONTAINER_LOG_OPTIONS
+from components.remote_docker import RemoteDocker
 
 APP_DIR = Path(__file__).resolve().parent.parent / "app"
 CONTAINER_PORT = 8080  # the image runs as a non-root user, which cannot bind 80
@@ -40,8 +48,7 @@ def content_version(directory: Path = APP_DIR) -> str:
 
 @dataclass(frozen=True)
 class FlaskAppArgs:
-    provider: docker.Provider
-    network_name: pulumi.Input[str]
+    docker_host: RemoteDocker  # where it runs: provider, shared network, replaced with the host
     agent_host: str  # the Agent container's name on the shared network
     service: str
     env: str
@@ -52,6 +59,7 @@ class FlaskAppArgs:
 class FlaskApp(pulumi.ComponentResource):
     version: str
     image_name: pulumi.Output[str]
+    image_id: pulumi.Output[str]  # what containers run (the provider documents `image_id` for it)
     internal_url: pulumi.Output[str]  # the app as other containers of the network reach it
 
     def __init__(self, name: str, args: FlaskAppArgs,
@@ -59,36 +67,34 @@ class FlaskApp(pulumi.ComponentResource):
         super().__init__("dd-assessment:app:FlaskApp", name, None, opts)
         version = content_version()
 
-        image = docker.Image(
+        image = docker.RemoteImage(
             f"{name}-image",
-            image_name=f"dd-assessment-app:{version}",
-            build=docker.DockerBuildArgs(context="app", platform=args.platform),
-            skip_push=True,
-            build_on_preview=False,
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider))
+            name=f"dd-assessment-app:{version}",
+            build=docker.RemoteImageBuildArgs(context="app", platform=args.platform),
+            # Replaced with the host, so a new instance builds it too.
+            opts=args.docker_host.resource_options(parent=self))
 
         tags = {"env": args.env, "service": args.service, "version": version}
         container = docker.Container(
             f"{name}-container",
             name=args.service,
-            image=image.image_name,
+            image=image.image_id,
             envs=[f"DD_{key.upper()}={value}" for key, value in tags.items()]
             + [f"DD_AGENT_HOST={args.agent_host}"],
             labels=[docker.ContainerLabelArgs(label=f"com.datadoghq.tags.{key}", value=value)
                     for key, value in tags.items()],
             ports=[docker.ContainerPortArgs(internal=CONTAINER_PORT, external=args.published_port)],
-            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.network_name)],
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.docker_host.network_name)],
             restart="unless-stopped",
             # gunicorn's access log writes a line per request (demo traffic included): rotate it.
             log_driver=CONTAINER_LOG_DRIVER,
             log_opts=CONTAINER_LOG_OPTIONS,
-            opts=pulumi.ResourceOptions(
-                parent=self, provider=args.provider,
-                # The published port and fixed name would clash with the replacement.
-                delete_before_replace=True))
+            # The published port and fixed name would clash with the replacement.
+            opts=args.docker_host.resource_options(parent=self, delete_before_replace=True))
 
         self.version = version
-        self.image_name = image.image_name
+        self.image_name = image.name
+        self.image_id = image.image_id
         # Derived from the container, so whatever uses the URL starts after the app.
         self.internal_url = container.name.apply(lambda name: f"http://{name}:{CONTAINER_PORT}")
         self.register_outputs({"version": version, "image_name": self.image_name,

@@ -54,3 +54,23 @@ def app_url(site: str) -> str:
     """The web app's base URL for a site, without a trailing slash (`https://us5.datadoghq.com`)."""
     host = f"app.{site}" if check_site(site) in _APP_PREFIXED else site
     return f"https://{host}"
+
+
+def docker_duration(seconds: int) -> str:
+    """A whole-second duration in the one form the Docker provider reads back.
+
+    pulumi-docker (kreuzwerker/terraform-provider-docker underneath) parses a container's
+    healthcheck durations with Go's time.ParseDuration and stores what it reads from Docker as
+    time.Duration.String() (internal/provider/resource_docker_container_funcs.go, the
+    `healthcheck` flattening): `60s` comes back `1m0s`, a diff after every `up`. Declared in
+    that form, read-back and declaration agree.
+    """
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
+        raise ValueError(f"a duration is a whole, non-negative number of seconds, got {seconds!r}")
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m{secs}s"
+    if minutes:
+        return f"{minutes}m{secs}s"
+    return f"{secs}s"

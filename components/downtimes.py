@@ -60,8 +60,12 @@ WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 # How far after the anchor the first window may start: creating the downtime takes seconds, and
 # the API wants a start that is still ahead of it when the request lands.
 LEAD = timedelta(minutes=2)
-# Datadog's own format in its examples and responses: local wall time, minutes, no offset.
-START_FORMAT = "%Y-%m-%dT%H:%M"
+# Local wall time, no offset, with seconds: terraform-provider-datadog (bridged by pulumi-datadog)
+# validates `recurrence.start` with Go's layout "2006-01-02T15:04:05"
+# (datadog/fwprovider/resource_datadog_downtime_schedule.go, validators.TimeFormatValidator), so
+# "2026-10-26T19:00" is rejected at Check; the API echoes the start in this form too, and the
+# provider keeps that echo as the state, so declaring it so also keeps the next preview empty.
+START_FORMAT = "%Y-%m-%dT%H:%M:%S"
 _DURATION = re.compile(r"^[1-9]\d*[mhdw]$")
 _FORBIDDEN_RRULE_PARTS = ("DTSTART", "DTEND", "DURATION")
 
@@ -156,6 +160,17 @@ def first_start(recurrence: Recurrence, timezone: str, anchor: datetime) -> str:
     raise ValueError(f"{recurrence.rrule!r} has no occurrence after {anchor.isoformat()}")
 
 
+def _trigger_text(value: object) -> pulumi.Input[str]:
+    """A schedule input as a `time.Static` trigger (a map of strings)."""
+    if isinstance(value, pulumi.Output):
+        return value.apply(str)
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return ",".join(value)
+    return value
+
+
 def parse_rfc3339(value: str) -> datetime:
     parsed = datetime.fromisoformat(value)  # 3.11 reads the trailing Z itself
     if parsed.tzinfo is None:
@@ -208,36 +223,44 @@ class Downtimes(pulumi.ComponentResource):
 
     def _schedule(self, name: str, recurrence: Recurrence, timezone: str, monitor_id: pulumi.Output[int],
                   args: DowntimesArgs, message: str) -> datadog.DowntimeSchedule:
-        settings = {
-            "rrule": recurrence.rrule,
-            "opens_at": f"{recurrence.opens_at:%H:%M}",
-            "duration": recurrence.duration,
-            "timezone": timezone,
+        # Every input of the schedule but `start`, declared once: the schedule gets exactly these,
+        # and the anchor's triggers are made from exactly these, so no input can change (and
+        # replace the schedule) without re-pinning the anchor to a start that is still ahead.
+        schedule_inputs = {
             "scope": args.scope,
+            "monitor_id": monitor_id,
+            "timezone": timezone,
+            "rrule": recurrence.rrule,
+            "duration": recurrence.duration,
+            "display_timezone": timezone,
             "message": message,
-            "mute_first_recovery_notification": str(args.mute_first_recovery_notification).lower(),
+            "mute_first_recovery_notification": args.mute_first_recovery_notification,
+            # An open alert is re-sent when quiet hours end or the downtime is cancelled.
+            "notify_end_states": ["alert", "no data", "warn"],
+            "notify_end_types": ["canceled", "expired"],
         }
         # Created once, then read from the state: the anchor that keeps `start` both future and stable.
         anchor = time_provider.Static(
             f"{name}-anchor",
-            triggers={**settings, "monitor_id": monitor_id.apply(str)},
+            triggers={"opens_at": f"{recurrence.opens_at:%H:%M}",
+                      **{key: _trigger_text(value) for key, value in schedule_inputs.items()}},
             opts=pulumi.ResourceOptions(parent=self),
         )
         start = anchor.rfc3339.apply(lambda stamp: first_start(recurrence, timezone, parse_rfc3339(stamp)))
         return datadog.DowntimeSchedule(
             name,
-            scope=args.scope,
-            monitor_identifier={"monitor_id": monitor_id},
+            scope=schedule_inputs["scope"],
+            monitor_identifier={"monitor_id": schedule_inputs["monitor_id"]},
             recurring_schedule={
-                "timezone": timezone,
-                "recurrences": [{"rrule": recurrence.rrule, "start": start, "duration": recurrence.duration}],
+                "timezone": schedule_inputs["timezone"],
+                "recurrences": [{"rrule": schedule_inputs["rrule"], "start": start,
+                                 "duration": schedule_inputs["duration"]}],
             },
-            display_timezone=timezone,
-            message=message,
-            mute_first_recovery_notification=args.mute_first_recovery_notification,
-            # An open alert is re-sent when quiet hours end or the downtime is cancelled.
-            notify_end_states=["alert", "no data", "warn"],
-            notify_end_types=["canceled", "expired"],
+            display_timezone=schedule_inputs["display_timezone"],
+            message=schedule_inputs["message"],
+            mute_first_recovery_notification=schedule_inputs["mute_first_recovery_notification"],
+            notify_end_states=schedule_inputs["notify_end_states"],
+            notify_end_types=schedule_inputs["notify_end_types"],
             # Replace, never patch: a patch would resend the old, by then past, `start`.
             opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["*"], delete_before_replace=True),
         )

@@ -26,6 +26,12 @@ SSM_DOCUMENT = "AWS-StartSSHSession"
 # on Linux (merged /usr or not) and macOS alike.
 ECHO = "/bin/echo"
 HOST_KEY_TYPE = "ssh-ed25519"  # Amazon Linux 2023 always generates one; the gate asks for it
+# How long a client waits for a host before it gives up: OpenSSH applies ConnectTimeout to the TCP
+# connect and to the banner exchange, so it bounds a Session Manager tunnel (ProxyCommand) that
+# never answers as well as an address that drops packets (ssh_config(5)). A session that dies
+# later (the instance stopped mid-burst) ends after ServerAliveInterval x ServerAliveCountMax
+# seconds without an answer, instead of the kernel's TCP timeout of many minutes.
+CONNECT_TIMEOUT_SECONDS = 20
 _HOST_KEY = re.compile(re.escape(HOST_KEY_TYPE) + r" [A-Za-z0-9+/]+={0,2}")
 
 
@@ -47,6 +53,12 @@ def transport_options(access: str, private_key_path: str, instance_id: str, regi
     return options
 
 
+def connection_options(connect_timeout: int = CONNECT_TIMEOUT_SECONDS) -> list[str]:
+    """Every SSH client this project builds gives up on an unreachable or silent host."""
+    return ["-o", f"ConnectTimeout={connect_timeout}",
+            "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4"]
+
+
 def pinned_host_key_options(host_key: str) -> list[str]:
     """Accept exactly `host_key`: no known_hosts file is read or written, nothing is asked."""
     return ["-o", "StrictHostKeyChecking=yes",
@@ -60,15 +72,16 @@ def docker_ssh_options(access: str, private_key_path: str, instance_id: str, reg
     """pulumi-docker's `ssh_opts`: it runs `ssh -l ec2-user <these> -T -- <host> docker system
     dial-stdio` (docker/cli's connection helper), with no terminal to answer a question."""
     return (transport_options(access, private_key_path, instance_id, region)
-            + ["-o", "BatchMode=yes", "-o", "ConnectTimeout=20"]
+            + ["-o", "BatchMode=yes"] + connection_options()
             + pinned_host_key_options(host_key))
 
 
 def ssh_command(access: str, private_key_path: str, instance_id: str, public_ip: str, region: str,
-                host_key: str) -> str:
-    """A shell command for people and `make load`: `shlex.split` it and append a remote command."""
+                host_key: str, connect_timeout: int = CONNECT_TIMEOUT_SECONDS) -> str:
+    """A shell command for people and `make load`: `shlex.split` it and append a remote command.
+    No BatchMode: a person may have to type the key's passphrase."""
     return shlex.join(["ssh", *transport_options(access, private_key_path, instance_id, region),
-                       *pinned_host_key_options(host_key),
+                       *connection_options(connect_timeout), *pinned_host_key_options(host_key),
                        destination(access, instance_id, public_ip)])
 
 

@@ -6,6 +6,16 @@ channel AWS authenticates and waits for cloud-init; its output, that key, is kep
 pinned in the provider's SSH options, so no Docker call happens before the gate has passed and no
 client ever trusts a key on first use (components/host_access.py). The private key stays a file on
 the operator's machine (`ssh -i`): it is never read into Pulumi state.
+
+Every Docker resource of a host lives and dies with that host's instance: `resource_options`
+gives each one `replacement_trigger=<instance id>`. A changed `host` only updates the Docker
+provider in place (pulumi-docker `provider/resources.go` marks none of its config
+ForcesProviderReplace), so without the trigger a replaced instance (new `sshPublicKey`,
+user-data, pinned `amiId`) would come up empty while `pulumi up` reports the network, images
+and containers unchanged. The engine replaces a resource whose trigger changed, and treats an
+unknown trigger (a preview of a new instance) as changed (pulumi/pulumi
+pkg/resource/deploy/step_generator.go, shouldTriggerReplace); an id that changed through
+`pulumi refresh` after the instance vanished counts too, which `replace_with` would miss.
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ class RemoteDockerArgs:
 
 class RemoteDocker(pulumi.ComponentResource):
     provider: docker.Provider
+    host_id: pulumi.Output[str]  # the instance: a new one replaces every Docker resource here
     network_name: pulumi.Output[str]
     host_key: pulumi.Output[str]  # the pinned SSH host key, `ssh-ed25519 <base64>`
     ssh_command: pulumi.Output[str]  # how a person reaches the host, key pinned
@@ -44,6 +55,7 @@ class RemoteDocker(pulumi.ComponentResource):
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("dd-assessment:docker:RemoteDocker", name, None, opts)
         access, key_path, region = args.host_access, args.ssh_private_key_path, args.region
+        self.host_id = args.instance_id
         where = pulumi.Output.all(args.instance_id, args.public_ip)
 
         gate = command.local.Command(
@@ -76,8 +88,13 @@ class RemoteDocker(pulumi.ComponentResource):
             # A fixed subnet: PostgreSQL's pg_hba.conf admits the Agent from exactly this range.
             ipam_configs=[docker.NetworkIpamConfigArgs(subnet=args.network_cidr,
                                                        gateway=args.network_gateway)],
-            opts=pulumi.ResourceOptions(parent=self, provider=self.provider))
+            opts=self.resource_options(parent=self))
 
         self.network_name = network.name
         self.register_outputs({"network_name": network.name, "host_key": self.host_key,
                                "ssh_command": self.ssh_command})
+
+    def resource_options(self, parent: pulumi.Resource, **options) -> pulumi.ResourceOptions:
+        """Options for a Docker resource on this host: its provider, and replaced with the host."""
+        return pulumi.ResourceOptions(parent=parent, provider=self.provider,
+                                      replacement_trigger=self.host_id, **options)

@@ -25,8 +25,12 @@ from components.design import DATADOG_SITES
 from components.host_access import ACCESS_MODES
 
 DEFAULT_AGENT_VERSION = "7.83.1"
-SSH_KEY_TYPES = ("ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
-                 "ecdsa-sha2-nistp521")
+# What EC2 ImportKeyPair takes: RSA and ED25519 only (AWS EC2 API reference, ImportKeyPair; moto's
+# ImportKeyPair refuses ECDSA with InvalidKeyPair.Format, as EC2 does).
+SSH_KEY_TYPES = ("ssh-ed25519", "ssh-rsa")
+# Valid OpenSSH key types EC2 refuses: named in the error, with the fix.
+EC2_REFUSED_KEY_TYPES = ("ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
+                         "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com")
 MAX_HOSTS = 10
 MIN_CHECK_INTERVAL = 15  # the Agent's scheduler runs checks every 15 s at most
 MAX_DEMO_TRAFFIC = 600  # requests per minute: enough to fill APM graphs, far from a load test
@@ -159,6 +163,10 @@ def _parse_public_key(raw: str) -> str:
         raise ValueError("holds a PRIVATE key; set the public key instead, e.g. "
                          "`pulumi config set sshPublicKey \"$(cat ~/.ssh/id_ed25519.pub)\"`")
     parts = line.split()
+    if parts and parts[0] in EC2_REFUSED_KEY_TYPES:
+        raise ValueError(f"is a '{parts[0]}' key, which EC2 cannot import (ImportKeyPair takes RSA "
+                         "and ED25519 keys only); create an ed25519 pair with "
+                         "`ssh-keygen -t ed25519` and set its `.pub` line")
     if len(parts) < 2 or parts[0] not in SSH_KEY_TYPES:
         raise ValueError(f"is not an OpenSSH public key line ('<type> <base64> [comment]' with type "
                          f"one of {', '.join(SSH_KEY_TYPES)}); use the contents of your `.pub` file")

@@ -15,15 +15,15 @@ from typing import Optional
 import pulumi
 import pulumi_docker as docker
 
-from components.design import CONTAINER_LOG_DRIVER, CONTAINER_LOG_OPTIONS
+from components.design import CONTAINER_LOG_DRIVER, CONTAINER_LOG_OPTIONS, docker_duration
+from components.remote_docker import RemoteDocker
 
 SCRIPT = "/app/traffic.py"  # where app/Dockerfile copies it
 
 
 @dataclass(frozen=True)
 class DemoTrafficArgs:
-    provider: docker.Provider
-    network_name: pulumi.Input[str]
+    docker_host: RemoteDocker  # where it runs: provider, shared network, replaced with the host
     image: pulumi.Input[str]  # the app's image
     app_url: pulumi.Input[str]  # the app as the network reaches it; derived from its container
     container_name: str
@@ -41,16 +41,14 @@ class DemoTraffic(pulumi.ComponentResource):
             command=["python", SCRIPT],
             envs=[pulumi.Output.concat("TRAFFIC_TARGET=", args.app_url),
                   f"TRAFFIC_REQUESTS_PER_MINUTE={args.requests_per_minute}"],
-            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.network_name)],
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.docker_host.network_name)],
             restart="unless-stopped",
             # Replaces the image's check (the app's /healthz, which this container does not serve).
             healthcheck=docker.ContainerHealthcheckArgs(
-                tests=["CMD", "python", SCRIPT, "--check"], interval="30s", timeout="5s",
-                retries=3, start_period="30s"),
+                tests=["CMD", "python", SCRIPT, "--check"], interval=docker_duration(30),
+                timeout=docker_duration(5), retries=3, start_period=docker_duration(30)),
             log_driver=CONTAINER_LOG_DRIVER,
             log_opts=CONTAINER_LOG_OPTIONS,
-            opts=pulumi.ResourceOptions(
-                parent=self, provider=args.provider,
-                # The fixed name would clash with its own replacement.
-                delete_before_replace=True))
+            # The fixed name would clash with its own replacement.
+            opts=args.docker_host.resource_options(parent=self, delete_before_replace=True))
         self.register_outputs({"container_name": container.name})

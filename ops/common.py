@@ -82,18 +82,28 @@ def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
                              "--json --show-secrets`) instead of running the Pulumi CLI")
 
 
-def minutes_argument(maximum: float) -> Callable[[str], float]:
-    """An argparse type: a number of minutes above 0 and at most `maximum` (decimals allowed)."""
+def number_argument(unit: str, maximum: float, *, above: float | None = None,
+                    at_least: float | None = None) -> Callable[[str], float]:
+    """An argparse type: a number of `unit` (decimals allowed) above `above`, or at least
+    `at_least`, and at most `maximum`; anything else is refused naming the range."""
+    low = (f"above {above:g}" if above is not None else f"at least {at_least:g}")
+
     def parse(raw: str) -> float:
         try:
             value = float(raw)
         except ValueError:
             value = math.nan
-        if not 0 < value <= maximum:  # also refuses nan
+        in_range = value <= maximum and (value > above if above is not None else value >= at_least)
+        if not in_range:  # also refuses nan
             raise argparse.ArgumentTypeError(
-                f"'{raw}' is out of range; use a number of minutes above 0 and at most {maximum:g}")
+                f"'{raw}' is out of range; use a number of {unit} {low} and at most {maximum:g}")
         return value
     return parse
+
+
+def minutes_argument(maximum: float) -> Callable[[str], float]:
+    """An argparse type: a number of minutes above 0 and at most `maximum` (decimals allowed)."""
+    return number_argument("minutes", maximum, above=0)
 
 
 def pulumi_json(arguments: list[str], stack: str, env: Mapping[str, str]) -> Any:

@@ -141,10 +141,12 @@ class DatadogApi:
         if not answer.to_dict().get("valid"):
             raise CannotCheck("Datadog says the API key is not valid (GET /api/v1/validate)")
 
-    def hosts(self, name_filter: str) -> list[dict]:
-        """GET /api/v1/hosts?filter=...: the hosts whose names or tags match."""
+    def hosts(self, name_filter: str, *, metadata: bool = False) -> list[dict]:
+        """GET /api/v1/hosts?filter=...: the hosts whose names or tags match; with `metadata`,
+        each with its `meta` (Agent version, platform, gohai: where the host's IP is)."""
+        extra = {"include_hosts_metadata": True} if metadata else {}
         answer = self._call("GET /api/v1/hosts", lambda: HostsApi(self._client).list_hosts(
-            filter=name_filter, count=1000))
+            filter=name_filter, count=1000, **extra))
         return answer.to_dict().get("host_list") or []
 
     def timeseries(self, query: str, start: float, end: float, *,
@@ -194,11 +196,13 @@ class DatadogApi:
             self._client).get_downtime(downtime_id), missing_ok=True)
         return None if answer is None else answer.to_dict().get("data")
 
-    def graph_snapshot(self, query: str, start: float, end: float, title: str) -> str:
-        """GET /api/v1/graph/snapshot: the snapshot's URL."""
+    def graph_snapshot(self, query: str | None, start: float, end: float, title: str, *,
+                       graph_def: str | None = None) -> str:
+        """GET /api/v1/graph/snapshot: the snapshot's URL. One metric `query`, or a `graph_def`
+        (the graph JSON grammar: several lines, bars) in its place."""
+        what = {"graph_def": graph_def} if graph_def is not None else {"metric_query": query}
         answer = self._call("GET /api/v1/graph/snapshot", lambda: SnapshotsApi(
-            self._client).get_graph_snapshot(start=int(start), end=int(end), metric_query=query,
-                                             title=title))
+            self._client).get_graph_snapshot(start=int(start), end=int(end), title=title, **what))
         url = answer.to_dict().get("snapshot_url")
         if not url:
             raise CannotCheck("Datadog's graph snapshot answer has no snapshot_url")

@@ -24,6 +24,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from components import host_access
 from ops.common import (
     CannotCheck,
     add_stack_arguments,
@@ -88,6 +89,12 @@ def remote_command(clients: int, seconds: int) -> str:
                        str(seconds), "--stop-when-stdin-closes"])
 
 
+def with_timeouts(ssh_argv: list[str]) -> list[str]:
+    """The stack's ssh command with the project's timeouts first (ssh keeps the first value it is
+    given), so a stack deployed before sshCommands carried them cannot hang either."""
+    return ssh_argv[:1] + host_access.connection_options() + ssh_argv[1:]
+
+
 def what_to_look_at(host_name: str, dashboard_url: str) -> str:
     return (f"In Datadog: the dashboard {dashboard_url}\n"
             f"  widget \"{WIDGET}\", host {host_name} (the $host template variable):\n"
@@ -146,7 +153,7 @@ def main(argv: list[str] | None = None, *, env: Mapping[str, str] | None = None)
     host_name, ssh_command, dashboard_url = (host_names[args.host], ssh_commands[args.host],
                                              stack["dashboardUrl"])
     seconds = max(1, round(args.minutes * 60))
-    ssh_argv = shlex.split(ssh_command) + [remote_command(args.clients, seconds)]
+    ssh_argv = with_timeouts(shlex.split(ssh_command)) + [remote_command(args.clients, seconds)]
     ends = time.strftime("%H:%M:%S", time.localtime(time.time() + seconds))
     print(f"make load: {args.clients} connections to PostgreSQL on {host_name} for "
           f"{seconds} s (until about {ends}); Ctrl-C stops it and cleans up.\n"

@@ -37,6 +37,7 @@ from ops.common import (
     environment,
     load_stack,
     minutes_argument,
+    number_argument,
     run_tool,
 )
 
@@ -53,6 +54,22 @@ MY_METRIC_RANGE = (0, 1000)  # what the custom check submits (agent/checks.d/my_
 BUCKET = 5                   # query bucket (s): fine enough to see each my_metric point
 FIRST_METRIC_WINDOW = 2 * 3600  # how long after launch the first my_metric point is looked for
 MAX_WAIT_MINUTES = 180  # --wait
+# --interval: a round asks 4 + hostCount timeseries queries (and about 8 other calls). Datadog
+# documented 1600 timeseries queries an hour per organization (docs.datadoghq.com/api/latest/
+# rate-limits; today's limits come in each answer's X-RateLimit-* headers). 3 s per query keeps
+# the rounds at 1200 queries an hour, leaving room for the dashboards someone is watching: 15 s
+# with one host, and rounds are spaced further apart with more. 0 sent a thousand requests in
+# six seconds.
+SECONDS_PER_QUERY = 3
+
+
+def round_floor(host_count: int) -> int:
+    """The shortest pause between rounds that keeps them within the query budget."""
+    return SECONDS_PER_QUERY * (4 + host_count)
+
+
+MIN_INTERVAL_SECONDS = round_floor(1)
+MAX_INTERVAL_SECONDS = 600
 EVALUATED = ("OK", "Warn", "Alert")  # monitor group states meaning "this host is evaluated"
 
 
@@ -464,13 +481,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--wait", type=minutes_argument(MAX_WAIT_MINUTES), metavar="MINUTES",
                         help="re-check until all pass or MINUTES run out (after `make up`)")
-    parser.add_argument("--interval", type=int, default=30, metavar="SECONDS",
-                        help="seconds between rounds with --wait (default: 30)")
+    parser.add_argument("--interval", type=number_argument("seconds", MAX_INTERVAL_SECONDS,
+                                                            at_least=MIN_INTERVAL_SECONDS),
+                        default=30, metavar="SECONDS",
+                        help=f"seconds between rounds with --wait, {MIN_INTERVAL_SECONDS}.."
+                             f"{MAX_INTERVAL_SECONDS} (default: 30); with many hosts, at least "
+                             f"{SECONDS_PER_QUERY} s per query a round (4 + hosts), for Datadog's "
+                             "rate limits")
     return parser.parse_args(argv)
 
 
-def verify(args: argparse.Namespace, ctx_for: Callable[[], Context], clock: Clock) -> int:
+def check_until_done(args: argparse.Namespace, ctx_for: Callable[[], Context],
+                     clock: Clock) -> tuple[Context, list[Result]]:
+    """Every check once; with `args.wait`, again every `args.interval` s until all pass or the
+    minutes run out. The last round's context and results (make report shows them too)."""
     deadline = None if args.wait is None else clock.monotonic() + args.wait * 60
+    stretched = False
     while True:
         ctx = ctx_for()
         results = run_checks(ctx)
@@ -478,12 +504,24 @@ def verify(args: argparse.Namespace, ctx_for: Callable[[], Context], clock: Cloc
         left = None if deadline is None else deadline - clock.monotonic()
         if not failing or left is None or left <= 0:
             break
-        pause = min(args.interval, left)
+        interval = max(args.interval, round_floor(len(ctx.hosts)))
+        if interval > args.interval and not stretched:
+            stretched = True
+            print(f"verify: every {interval} s instead of --interval {args.interval:g}: "
+                  f"{len(ctx.hosts)} hosts make {4 + len(ctx.hosts)} timeseries queries a round, "
+                  f"and Datadog limits them per hour", file=sys.stderr)
+        pause = min(interval, left)
         print(f"verify: {len(failing)} of {len(results)} checks still failing; looking again in "
               f"{duration_text(pause)} ({duration_text(left)} left):", file=sys.stderr)
         for result in failing:
             print(f"  {result.line()}", file=sys.stderr)
         clock.sleep(pause)
+    return ctx, results
+
+
+def verify(args: argparse.Namespace, ctx_for: Callable[[], Context], clock: Clock) -> int:
+    ctx, results = check_until_done(args, ctx_for, clock)
+    failing = [r for r in results if not r.ok]
     if args.json:
         print(json.dumps({"stack": ctx.stack.name, "passed": not failing,
                           "checks": [asdict(r) for r in results]}, indent=2))

@@ -2,18 +2,22 @@
 # Deploy, preview or tear down a stack of dd-assessment, checking everything it needs first.
 #
 #   scripts/deploy.sh up|preview|destroy [stack] [--yes] [--secrets-provider URL] [--policy]
+#   scripts/deploy.sh check      step 1 only (make up runs it before it builds ./venv)
 #
 # stack defaults to `test`. In order:
 #   1. prerequisites: the Pulumi CLI, AWS CLI v2 with usable credentials and an OpenSSH client
 #      8.5+ (each problem named, with its fix); once the stack is known, the Session Manager
 #      plugin when it reaches its hosts through Session Manager (hostAccess: ssm, the default);
-#   2. backend: PULUMI_BACKEND_URL if set, else the backend you are logged in to (`pulumi whoami`),
-#      else a file backend inside the project (file://<project>/.pulumi-state, gitignored);
+#   2. backend (scripts/pulumi-backend.sh): PULUMI_BACKEND_URL if set, else the backend you are
+#      logged in to (`pulumi whoami`), else a file backend inside the project
+#      (file://<project>/.pulumi-state, gitignored) given to each pulumi call as PULUMI_BACKEND_URL:
+#      never `pulumi login`, which would change the backend of every project on the machine;
 #   3. the stack: selected, or created (with --secrets-provider, e.g. awskms://alias/...?region=...,
 #      else the backend's default: a passphrase from PULUMI_CONFIG_PASSPHRASE on DIY backends);
-#   4. per-user config the stack lacks (who may connect: appAllowedCidrs, or sshAllowedCidrs under
-#      hostAccess ssh; sshPublicKey, notifyHandles, Datadog keys): asked for on a terminal,
-#      otherwise listed as the exact `pulumi config set` commands;
+#   4. per-user config the stack lacks (aws:region, offered from the AWS CLI's own configuration;
+#      who may connect: appAllowedCidrs, or sshAllowedCidrs under hostAccess ssh; sshPublicKey,
+#      notifyHandles, Datadog keys): asked for on a terminal, otherwise listed as the exact
+#      `pulumi config set` commands. They land in Pulumi.<stack>.yaml, which git ignores;
 #   5. `pulumi up` / `preview` / `destroy` (destroy asks for the stack name unless --yes); with
 #      --policy, up and preview run the CrossGuard pack in policy/ as the pull-request preview does.
 set -euo pipefail
@@ -21,6 +25,7 @@ set -euo pipefail
 usage() {
   cat >&2 <<'EOF'
 usage: scripts/deploy.sh up|preview|destroy [stack] [--yes] [--secrets-provider URL] [--policy]
+       scripts/deploy.sh check   (the prerequisites only)
   stack               the stack to operate on (default: test)
   --yes, -y           no confirmation prompts (`pulumi up --yes`, destroy without asking)
   --secrets-provider  for a new stack only, e.g. awskms://alias/dd-assessment-pulumi-secrets?region=us-east-2
@@ -41,7 +46,7 @@ SECRETS_PROVIDER=""
 POLICY=false
 while (($#)); do
   case "$1" in
-    up | preview | destroy)
+    up | preview | destroy | check)
       [[ -z $COMMAND ]] || { usage; exit 2; }
       COMMAND=$1
       ;;
@@ -89,11 +94,14 @@ aws_problem() {
     printf 'AWS CLI: version 2 needed, found "%s"; %s' "${version%% *}" "$AWS_CLI_INSTALL"
     return 0
   fi
-  local err
-  if ! err=$(aws sts get-caller-identity --output text 2>&1 >/dev/null); then
-    printf "AWS credentials: \`aws sts get-caller-identity\` failed (%s); configure them with \`aws configure\` (access keys) or \`aws configure sso\` + \`aws sso login\`, or export AWS_PROFILE=<profile>, then check with \`aws sts get-caller-identity\`" \
-      "$(printf '%s' "$err" | head -n 1)"
-  fi
+  local err status=0 reason
+  err=$(aws sts get-caller-identity --output text 2>&1 >/dev/null) || status=$?
+  ((status)) || return 0
+  # AWS CLI v2 writes a blank line, then the error (awscli/errorhandler.py; since 2.34 prefixed
+  # "aws: [ERROR]: " by awscli/errorformat.py): the reason is the first line that is not blank.
+  reason=$(printf '%s\n' "$err" | sed -e '/^[[:space:]]*$/d' -e 's/^aws: \[ERROR\]: //' | head -n 1)
+  printf "AWS credentials: \`aws sts get-caller-identity\` failed (%s); configure them with \`aws configure\` (access keys) or \`aws configure sso\` + \`aws sso login\` (again when the session expired), or export AWS_PROFILE=<profile>, then check with \`aws sts get-caller-identity\`" \
+    "${reason:-exit status $status, no message}"
 }
 
 # Host keys are pinned with KnownHostsCommand, which OpenSSH has since 8.5.
@@ -124,25 +132,25 @@ if ((${#problems[@]})); then
   for problem in "${problems[@]}"; do say "  - $problem"; done
   exit 1
 fi
+[[ $COMMAND != check ]] || exit 0
 
 # ---------------------------------------------------------------------------------------------
 # 2. Backend.
 
-STATE_DIR="$ROOT/.pulumi-state"
-if [[ -n ${PULUMI_BACKEND_URL:-} ]]; then
-  BACKEND=$PULUMI_BACKEND_URL
-  say "deploy: backend $BACKEND (PULUMI_BACKEND_URL)"
-elif pulumi whoami --non-interactive </dev/null >/dev/null 2>&1; then
-  BACKEND=$(pulumi whoami --verbose --non-interactive </dev/null 2>/dev/null \
-    | sed -n 's/^Backend URL: *//p' | head -n 1 || true)
-  say "deploy: backend ${BACKEND:-you are logged in to} (pulumi whoami)"
-else
-  BACKEND="file://$STATE_DIR"
-  mkdir -p "$STATE_DIR"
-  say "deploy: no backend chosen; using the project's own file backend $BACKEND"
-  say "        (another one: export PULUMI_BACKEND_URL=s3://... or \`pulumi login <url>\`; see backend/README.md)"
-  pulumi login "$BACKEND" </dev/null
-fi
+# shellcheck source=scripts/pulumi-backend.sh
+source "$ROOT/scripts/pulumi-backend.sh"
+choose_backend
+case "$BACKEND_FROM" in
+  env) say "deploy: backend $BACKEND (PULUMI_BACKEND_URL)" ;;
+  login) say "deploy: backend ${BACKEND:-you are logged in to} (pulumi whoami)" ;;
+  project)
+    mkdir -p "$PROJECT_STATE_DIR"
+    say "deploy: backend $BACKEND, this project's own (no PULUMI_BACKEND_URL, no pulumi login; your"
+    say "        Pulumi login is left as it is). make verify, snapshot and load find it themselves; for"
+    say "        pulumi commands of your own here: export PULUMI_BACKEND_URL=$BACKEND"
+    say "        (a shared backend instead: export PULUMI_BACKEND_URL=s3://...; see backend/README.md)"
+    ;;
+esac
 
 # ---------------------------------------------------------------------------------------------
 # 3. Stack (and its passphrase, when its secrets provider is a passphrase).
@@ -240,6 +248,19 @@ if ((${#fatal[@]})); then
   say "deploy: cannot $COMMAND stack '$STACK' yet:"
   for problem in "${fatal[@]}"; do say "  - $problem"; done
   exit 1
+fi
+
+# The region: the stack's own, else offered from what you chose for the AWS CLI (AWS_REGION,
+# AWS_DEFAULT_REGION, then `aws configure`), else the project's us-east-2.
+if ! has_config aws:region; then
+  region=${AWS_REGION:-${AWS_DEFAULT_REGION:-$(aws configure get region 2>/dev/null || true)}}
+  region=${region:-us-east-2}
+  if interactive; then
+    read -r -p "aws:region: the AWS region for stack '$STACK' [$region]: " answer
+    config_set aws:region "${answer:-$region}"
+  else
+    missing+=("pulumi config set --stack $STACK aws:region $region")
+  fi
 fi
 
 # Who may connect: under ssh, SSH (and, unless appAllowedCidrs says otherwise, the app) from

@@ -9,6 +9,13 @@ is recorded in `shape_errors`, and the `standin` fixture fails the test on it. A
 other endpoint is recorded in `unexpected` and answered 404: the tools may call nothing else.
 
 The world it serves is a healthy two-host stack (`healthy()`); tests break one thing at a time.
+
+Graph snapshots render as Datadog's do, asynchronously: GET /api/v1/graph/snapshot answers at once
+with a `snapshot_url` (here on this server, under /snapshot/view/), which answers 404, then 403
+(S3's "AccessDenied" for an object not written yet) until it has been asked
+`snapshot_polls_before_ready` times, then a real PNG drawn from the world's series (Pillow); with
+`snapshot_polls_before_ready=None` it never becomes ready. That URL needs no key, as Datadog's
+don't: the headers it was asked with are kept in `picture_headers`.
 """
 
 from __future__ import annotations
@@ -17,9 +24,11 @@ import copy
 import json
 import math
 import re
+import string
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -54,6 +63,8 @@ NOW = datetime(2026, 10, 21, 15, 0, tzinfo=UTC).timestamp()
 LAUNCHED = NOW - 30 * 60
 FIRST_POINT_AFTER = 7 * 60 + 30  # the Agent's first my_metric point, after launch (s)
 INTERVAL = 45
+PRIVATE_IPS = ["10.42.1.10", "10.42.1.11"]
+MESSAGE_TEMPLATE = Path(__file__).resolve().parent.parent / "monitors" / "my_metric.message.md"
 
 
 def _iso(ts: float) -> str:
@@ -69,6 +80,7 @@ def outputs(now: float = NOW) -> dict[str, Any]:
         "sshCommands": [f"ssh -i ~/.ssh/id_ed25519 ec2-user@198.51.100.{n}" for n in (33, 34)],
         "appUrls": ["http://198.51.100.33/", "http://198.51.100.34/"],
         "dashboardUrl": f"https://app.datadoghq.com/dashboard/{DASHBOARD_ID}/dd-assessment-test",
+        "serviceDashboardUrl": f"https://app.datadoghq.com/dashboard/{SERVICE_DASHBOARD_ID}/dd-assessment-test",
         "monitorId": MONITOR_ID,
         "dashboardId": DASHBOARD_ID,
         "serviceDashboardId": SERVICE_DASHBOARD_ID,
@@ -187,6 +199,19 @@ def dashboard_from_inputs(props: dict, dashboard_id: str) -> dict:
                       convert(props.get("templateVariables") or []))
 
 
+def monitor_message() -> str:
+    """The monitor's message as the program sends it: monitors/my_metric.message.md with its
+    `${...}` filled the way components/monitor.py's render_message fills them for this stack."""
+    return string.Template(MESSAGE_TEMPLATE.read_text(encoding="utf-8")).substitute(
+        metric="my_metric", window="5 minutes", no_data_minutes=10,
+        handles="@ops@example.com @slack-alerts")
+
+
+def _gohai(ip: str) -> str:
+    """The Agent's gohai metadata (a JSON string in the host's `meta`), its network part."""
+    return json.dumps({"network": {"ipaddress": ip, "ipaddressv6": "", "macaddress": "0a:1b:2c:3d:4e:5f"}})
+
+
 def _downtime(downtime_id: str, created: float, rrule: str, start: str, duration: str, message: str) -> dict:
     return {"data": {
         "type": "downtime", "id": downtime_id,
@@ -226,7 +251,9 @@ def healthy(now: float = NOW) -> World:
                     "tags_by_source": {"Datadog": list(HOST_TAGS),
                                        "Amazon Web Services": ["availability-zone:us-east-2a",
                                                                "instance-type:t3.micro"]},
-                    "metrics": {"load": 0.03, "iowait": 0.04, "cpu": 0.66}}
+                    "metrics": {"load": 0.03, "iowait": 0.04, "cpu": 0.66},
+                    "meta": {"agent_version": "7.83.1", "platform": "linux", "machine": "x86_64",
+                             "gohai": _gohai(PRIVATE_IPS[n])}}
              for n, host in enumerate(HOSTS)}
     series = []
     for n, host in enumerate(HOSTS):
@@ -243,10 +270,17 @@ def healthy(now: float = NOW) -> World:
                              {f"host:{host}", "service:my-flask-app", "env:test",
                               "resource_name:get_/healthz"},
                              [(t, 1.0) for t in range(int(now - 880), int(now), 30)]))
+        # What only the report's pictures draw: latency and CPU.
+        series.append(Series("trace.flask.request",
+                             {f"host:{host}", "service:my-flask-app", "env:test", "resource_name:get_/"},
+                             [(t, 0.002 + (t % 7) / 1000) for t in range(int(now - 3600), int(now), 30)]))
+        for metric, level in (("system.cpu.user", 3.0), ("system.cpu.system", 1.0)):
+            series.append(Series(metric, {f"host:{host}", "env:test"},
+                                 [(t, level + n + (t % 11) / 5) for t in range(int(now - 3600), int(now), 15)]))
     monitor = {
         "id": MONITOR_ID, "org_id": 321813, "type": "metric alert",
         "name": "[dd-assessment-test] my_metric is high on {{host.name}}",
-        "message": "my_metric is {{value}} on {{host.name}} @ops@example.com @slack-alerts",
+        "message": monitor_message(),
         "tags": ["project:dd-assessment", "stack:test"],
         "query": "avg(last_5m):avg:my_metric{*} by {host} > 800",
         "options": {"include_tags": True, "new_host_delay": 300, "no_data_timeframe": 10,
@@ -272,9 +306,9 @@ def healthy(now: float = NOW) -> World:
         downtimes={
             # Pinned at deploy time (the Sunday evening before); recurring since.
             DOWNTIMES["weeknights"]: _downtime(DOWNTIMES["weeknights"], launched, "FREQ=WEEKLY;INTERVAL=1;BYDAY=SU,MO,TU,WE,TH,FR",
-                                               "2026-10-18T19:00", "14h", "Weeknight quiet hours"),
+                                               "2026-10-18T19:00:00", "14h", "Weeknight quiet hours"),
             DOWNTIMES["weekend"]: _downtime(DOWNTIMES["weekend"], launched, "FREQ=WEEKLY;INTERVAL=1;BYDAY=SA",
-                                            "2026-10-24T00:00", "2d", "Weekend quiet hours"),
+                                            "2026-10-24T00:00:00", "2d", "Weekend quiet hours"),
         })
 
 
@@ -285,9 +319,13 @@ _QUERY = re.compile(r"^(avg|sum|min|max|p50|p95|p99):([\w.]+)\{([^}]*)\}(?: by \
 
 
 def _matches(scope: str, tags: set[str]) -> bool:
+    """`*`, `a,b` (all), `a OR b` (any), `a AND (b OR c)`: the forms the tools send."""
     scope = scope.strip()
     if scope == "*":
         return True
+    if " AND " in scope:
+        return all(_matches(term.strip().removeprefix("(").removesuffix(")"), tags)
+                   for term in scope.split(" AND "))
     if " OR " in scope:
         return any(term.strip() in tags for term in scope.split(" OR "))
     return all(term.strip() in tags for term in scope.split(","))
@@ -327,6 +365,52 @@ def run_query(series: list[Series], query: str, start_ms: int, end_ms: int,
                    for group in ordered]}}}
 
 
+# ---- graph snapshots: real PNGs of the world's series ----------------------------------------
+
+_SUBQUERY = re.compile(r"(?:avg|sum|min|max|p50|p95|p99):[\w.]+\{[^}]*\}(?: by \{\w+\})?")
+_PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75)]
+
+
+def render_png(series: list[Series], params: dict, start: int, end: int) -> bytes:
+    """The graph a snapshot asks for (`graph_def`'s requests, or `metric_query`), drawn from the
+    world's points: each metric query inside an expression (`anomalies(...)`, `a + b`,
+    `.rollup(...)`) becomes its own lines; a title, a frame, "no data" when nothing matched."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    queries = ([r["q"] for r in json.loads(params["graph_def"])["requests"]] if "graph_def" in params
+               else [params.get("metric_query", "")])
+    lines = []
+    for query in queries:
+        for inner in _SUBQUERY.findall(query):
+            answer = run_query(series, inner, start * 1000, end * 1000, None)["data"]["attributes"]
+            for values in answer["values"]:
+                lines.append([(t / 1000, v) for t, v in zip(answer["times"], values) if v is not None])
+    width, height, left, top, right, bottom = 600, 260, 40, 28, 590, 240
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    draw.text((left, 8), params.get("title", "")[:90], fill=(30, 30, 30))
+    draw.rectangle((left, top, right, bottom), outline=(170, 170, 170))
+    values = [v for line in lines for _, v in line]
+    if not values:
+        draw.text((width // 2 - 20, height // 2), "No data", fill=(120, 120, 120))
+    else:
+        low, high = min(values), max(values)
+        span = (high - low) or 1.0
+        for n, line in enumerate(lines):
+            points = [(left + (t - start) / max(1, end - start) * (right - left),
+                       bottom - (v - low) / span * (bottom - top - 10) - 5) for t, v in line]
+            if len(points) == 1:
+                x, y = points[0]
+                draw.ellipse((x - 3, y - 3, x + 3, y + 3), fill=_PALETTE[n % len(_PALETTE)])
+            elif points:
+                draw.line(points, fill=_PALETTE[n % len(_PALETTE)], width=2)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
 # ---- the HTTP side --------------------------------------------------------------------------
 
 _client = ApiClient(Configuration())
@@ -348,6 +432,9 @@ class StandIn:
     unexpected: list[str] = field(default_factory=list)
     shape_errors: list[str] = field(default_factory=list)
     events: list[dict] = field(default_factory=list)
+    snapshots: dict[str, dict] = field(default_factory=dict)  # id -> query params, polls, PNG
+    snapshot_polls_before_ready: int | None = 2
+    picture_headers: list[dict] = field(default_factory=list)
 
     def calls(self, method: str, path_prefix: str) -> list[dict]:
         return [params for m, p, params in self.requests if m == method and p.startswith(path_prefix)]
@@ -361,8 +448,29 @@ class StandIn:
     def _error(self, status: int, message: str) -> Response:
         return self._answer(status, {"errors": [message]}, APIErrorResponse)
 
+    def _picture(self, snapshot_id: str, request: Request) -> Response:
+        """A snapshot's PNG, once "rendered"; before that what S3 says of a missing object."""
+        self.picture_headers.append(dict(request.headers))
+        snapshot = self.snapshots.get(snapshot_id)
+        if snapshot is None:
+            return Response("Not Found", status=404)
+        snapshot["polls"] += 1
+        ready = self.snapshot_polls_before_ready
+        if ready is None or snapshot["polls"] <= ready:
+            if snapshot["polls"] == 1:
+                return Response("Not Found", status=404)
+            return Response('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+                            "<Message>Access Denied</Message></Error>", status=403,
+                            content_type="application/xml")
+        if snapshot.get("png") is None:
+            params = snapshot["params"]
+            snapshot["png"] = render_png(self.world.series, params, int(params["start"]), int(params["end"]))
+        return Response(snapshot["png"], status=200, content_type="image/png")
+
     def handle(self, request: Request) -> Response:
         params = {k: v[0] for k, v in parse_qs(request.query_string.decode()).items()}
+        if request.method == "GET" and (found := re.fullmatch(r"/snapshot/view/(\w+)\.png", request.path)):
+            return self._picture(found.group(1), request)
         self.requests.append((request.method, request.path, params))
         world = self.world
         if request.headers.get("DD-API-KEY") != world.api_key:
@@ -400,6 +508,12 @@ class StandIn:
                 "url": "https://app.datadoghq.com/event/event?id=6327818702635911562"}},
                 EventCreateResponse)
         if route == ("GET", "/api/v1/graph/snapshot"):
+            if "graph_def" in params:
+                snapshot_id = f"s{len(self.snapshots) + 1:03d}"
+                self.snapshots[snapshot_id] = {"params": params, "polls": 0}
+                return self._answer(200, {"graph_def": params["graph_def"],
+                                          "snapshot_url": f"{request.host_url}snapshot/view/{snapshot_id}.png"},
+                                    GraphSnapshot)
             return self._answer(200, {"metric_query": params.get("metric_query"),
                                       "snapshot_url": "https://app.datadoghq.com/s/f12345678/aaa-bbb-ccc"},
                                 GraphSnapshot)

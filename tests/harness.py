@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
+from google.protobuf import json_format
 from pulumi.runtime import rpc
 from pulumi.runtime.settings import set_root_resource
 
@@ -180,6 +181,11 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     "dependencies": list(request.dependencies),
                     "additionalSecretOutputs": list(request.additionalSecretOutputs),
                     "protect": request.protect,
+                    # The engine replaces the resource when this value changes (None: unset).
+                    "replacementTrigger": (rpc.deserialize_property(
+                        json_format.MessageToDict(request.replacement_trigger))
+                        if request.HasField("replacement_trigger") else None),
+                    "replaceWith": list(request.replace_with),
                 },
             ))
         return response

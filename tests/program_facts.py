@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CONTRACT_CONFIG = {"hostCount": "2"}
 CACHE = ROOT / ".venvs" / "contract" / "program-facts.json"
 # Everything the program's evaluation under mocks reads (tests/harness.py included).
-PROGRAM_FILES = ("__main__.py", "Pulumi.yaml", "Pulumi.test.yaml", "requirements.txt",
+PROGRAM_FILES = ("__main__.py", "Pulumi.yaml", "requirements.txt",
                  "components", "agent", "app", "user_data", "monitors", "scripts",
                  "tests/harness.py", "tests/program_facts.py")
 CONTAINER = "docker:index/container:Container"

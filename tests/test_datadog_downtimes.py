@@ -37,6 +37,11 @@ KEYS = {"datadog:apiKey": "0123456789abcdef0123456789abcdef",
 # (clocks go forward Sun 2027-03-14).
 FALL_ANCHOR = "2026-10-26T14:00:00Z"
 SPRING_ANCHOR = "2027-03-08T15:00:00Z"
+# terraform-provider-datadog validates recurrence.start with Go's time.Parse layout
+# "2006-01-02T15:04:05" (datadog/fwprovider/resource_datadog_downtime_schedule.go,
+# validators.TimeFormatValidator): exactly date, T, hours, minutes and seconds, nothing after.
+# The provider's Check runs it in `pulumi up` (a preview skips it while the start is unknown).
+PROVIDER_START_LAYOUT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
 
 
 def _declare(monkeypatch, anchor: str = FALL_ANCHOR, quiet: QuietHours | None = None):
@@ -69,9 +74,9 @@ def test_weeknights_and_weekend_recurrences(monkeypatch):
     weekend = declared.named("quiet-weekend").props
     assert weeknights["recurringSchedule"] == {"timezone": "America/New_York", "recurrences": [{
         "rrule": "FREQ=WEEKLY;INTERVAL=1;BYDAY=SU,MO,TU,WE,TH,FR",
-        "start": "2026-10-26T19:00", "duration": "14h"}]}
+        "start": "2026-10-26T19:00:00", "duration": "14h"}]}
     assert weekend["recurringSchedule"] == {"timezone": "America/New_York", "recurrences": [{
-        "rrule": "FREQ=WEEKLY;INTERVAL=1;BYDAY=SA", "start": "2026-10-31T00:00", "duration": "2d"}]}
+        "rrule": "FREQ=WEEKLY;INTERVAL=1;BYDAY=SA", "start": "2026-10-31T00:00:00", "duration": "2d"}]}
     for props in (weeknights, weekend):
         assert props["displayTimezone"] == "America/New_York"
         assert props["scope"] == "*"
@@ -109,7 +114,7 @@ def test_rules_are_ones_datadog_accepts(monkeypatch):
         assert not re.search(r"DTSTART|DTEND|DURATION", recurrence["rrule"])
         assert re.fullmatch(r"[1-9]\d*[mhdw]", recurrence["duration"])
         # Local wall time, no UTC offset, minute precision, as in Datadog's own examples.
-        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d", recurrence["start"])
+        assert PROVIDER_START_LAYOUT.fullmatch(recurrence["start"]), recurrence["start"]
 
 
 @pytest.mark.parametrize("rule", ["DTSTART=20260101T000000;FREQ=DAILY", "FREQ=DAILY;DTEND=20260102",
@@ -145,7 +150,7 @@ def test_start_is_the_first_occurrence_after_the_anchor(monkeypatch, anchor):
     created = datetime.fromisoformat(anchor)
     for schedule in declared.of_type(SCHEDULE):
         (recurrence,) = schedule.props["recurringSchedule"]["recurrences"]
-        start = datetime.strptime(recurrence["start"], "%Y-%m-%dT%H:%M")
+        start = datetime.strptime(recurrence["start"], "%Y-%m-%dT%H:%M:%S")
         # Not in the past when Datadog receives it...
         assert start.replace(tzinfo=NEW_YORK) >= created + LEAD
         # ...an occurrence of its own rule (Datadog: start matches the rule's first day)...
@@ -160,11 +165,11 @@ def test_start_is_the_first_occurrence_after_the_anchor(monkeypatch, anchor):
 def test_start_skips_an_occurrence_too_close_to_the_anchor():
     weeknights = weeknight_recurrence(QuietHours())
     # Tue 2026-11-03 18:50 EST: 19:00 the same evening is still ahead.
-    assert first_start(weeknights, "America/New_York", datetime(2026, 11, 3, 23, 50, tzinfo=UTC)) == "2026-11-03T19:00"
+    assert first_start(weeknights, "America/New_York", datetime(2026, 11, 3, 23, 50, tzinfo=UTC)) == "2026-11-03T19:00:00"
     # Tue 18:59: 19:00 is inside the lead, so the next evening.
-    assert first_start(weeknights, "America/New_York", datetime(2026, 11, 3, 23, 59, tzinfo=UTC)) == "2026-11-04T19:00"
+    assert first_start(weeknights, "America/New_York", datetime(2026, 11, 3, 23, 59, tzinfo=UTC)) == "2026-11-04T19:00:00"
     # Sat 12:00: Saturday is no weeknight start; Sunday 19:00 is.
-    assert first_start(weeknights, "America/New_York", datetime(2026, 11, 7, 17, 0, tzinfo=UTC)) == "2026-11-08T19:00"
+    assert first_start(weeknights, "America/New_York", datetime(2026, 11, 7, 17, 0, tzinfo=UTC)) == "2026-11-08T19:00:00"
     with pytest.raises(ValueError):
         first_start(weeknights, "America/New_York", datetime(2026, 11, 3, 18, 50))
 
@@ -172,7 +177,7 @@ def test_start_skips_an_occurrence_too_close_to_the_anchor():
 def test_start_skips_a_wall_time_that_dst_removes():
     nightly = Recurrence(rrule="FREQ=DAILY;INTERVAL=1", opens_at=time(2, 30), duration="1h")
     # 2027-03-14 02:30 does not exist in New York (02:00 EST jumps to 03:00 EDT).
-    assert first_start(nightly, "America/New_York", datetime(2027, 3, 14, 6, 0, tzinfo=UTC)) == "2027-03-15T02:30"
+    assert first_start(nightly, "America/New_York", datetime(2027, 3, 14, 6, 0, tzinfo=UTC)) == "2027-03-15T02:30:00"
 
 
 class _Clock(datetime):
@@ -207,7 +212,37 @@ def test_two_evaluations_at_different_times_declare_identical_inputs(monkeypatch
     assert first == second
     # The anchor is the one thing that moves the start: a different create time, a new start.
     moved = {name: inputs for typ, name, inputs in _inputs(_declare(monkeypatch, SPRING_ANCHOR)) if typ == SCHEDULE}
-    assert moved["quiet-weeknights"]["recurringSchedule"]["recurrences"][0]["start"] == "2027-03-08T19:00"
+    assert moved["quiet-weeknights"]["recurringSchedule"]["recurrences"][0]["start"] == "2027-03-08T19:00:00"
+
+
+def _schedule_inputs_but_start(props: dict) -> dict[str, object]:
+    """Every input of a declared schedule except `start`, flattened to the anchor's trigger keys."""
+    flat = {key: value for key, value in props.items()
+            if key not in ("recurringSchedule", "monitorIdentifier")}
+    flat["monitorId"] = props["monitorIdentifier"]["monitorId"]
+    flat["timezone"] = props["recurringSchedule"]["timezone"]
+    (recurrence,) = props["recurringSchedule"]["recurrences"]
+    flat.update({key: value for key, value in recurrence.items() if key != "start"})
+    return flat
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def test_every_input_whose_change_replaces_the_schedule_is_a_trigger_of_its_anchor(monkeypatch):
+    # The schedule is replaced on any change (replace_on_changes=["*"]); an input missing from the
+    # anchor's triggers would replace it with the old, by then past, start (rejected by the API).
+    declared = _declare(monkeypatch)
+    for name in ("quiet-weeknights", "quiet-weekend"):
+        triggers = declared.named(f"{name}-anchor").props["triggers"]
+        inputs = _schedule_inputs_but_start(declared.named(name).props)
+        assert {"notifyEndStates", "notifyEndTypes", "displayTimezone"} <= set(inputs)
+        for key, value in inputs.items():
+            expected = (",".join(value) if isinstance(value, list) else
+                        str(value).lower() if isinstance(value, bool) else
+                        str(int(value)) if isinstance(value, float) else str(value))  # ids are numbers
+            assert triggers.get(_snake(key)) == expected, (name, key)
 
 
 def test_any_change_repins_the_anchor_and_replaces_instead_of_patching(monkeypatch):
@@ -245,7 +280,7 @@ def _windows(declared, until: datetime, *, wall_clock: bool) -> list[tuple[datet
     for schedule in declared.of_type(SCHEDULE):
         zone = ZoneInfo(schedule.props["recurringSchedule"]["timezone"])
         for recurrence in schedule.props["recurringSchedule"]["recurrences"]:
-            start = datetime.strptime(recurrence["start"], "%Y-%m-%dT%H:%M")
+            start = datetime.strptime(recurrence["start"], "%Y-%m-%dT%H:%M:%S")
             length = _duration(recurrence["duration"])
             for occurrence in rrulestr(recurrence["rrule"], dtstart=start):
                 opens = occurrence.replace(tzinfo=zone).astimezone(UTC)

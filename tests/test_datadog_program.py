@@ -49,7 +49,7 @@ def test_downtimes_follow_the_settings_and_silence_the_monitor(declared):
         assert props["recurringSchedule"]["timezone"] == "Europe/Paris"
     nights = schedules["dd-assessment-test-quiet-hours-weeknights"]["recurringSchedule"]["recurrences"][0]
     assert nights["duration"] == "645m"  # 20:30 to 07:15
-    assert nights["start"].endswith("T20:30")
+    assert nights["start"].endswith("T20:30:00")
     assert not declared.of_type("datadog:index/downtime:Downtime")
 
 
@@ -113,15 +113,15 @@ def test_outputs_the_operator_tools_read(declared):
 
 
 def test_the_operator_tools_accept_the_programs_outputs(declared, tmp_path):
-    """What `make verify` / `make snapshot` require is what the program exports, with the JSON
+    """What `make verify` / `snapshot` / `report` require is what the program exports, with the JSON
     types the tests' stand-in stack uses."""
-    from ops import snapshot, verify
+    from ops import report, snapshot, verify
     from ops.common import load_stack
     from tests.datadog_standin import outputs as standin_outputs
 
     path = tmp_path / "outputs.json"
     path.write_text(json.dumps(declared.outputs))
-    for tool in (verify, snapshot):
+    for tool in (verify, snapshot, report):
         args = argparse.Namespace(stack="test", outputs=path)
         assert load_stack(args, tool.REQUIRED_OUTPUTS, env={}).outputs == declared.outputs
     sample = standin_outputs()
@@ -168,7 +168,7 @@ def test_unset_settings_deploy_the_documented_defaults():
     weeknights = declared.named("dd-assessment-test-quiet-hours-weeknights").props["recurringSchedule"]
     assert weeknights["timezone"] == "America/New_York"
     (nights,) = weeknights["recurrences"]
-    assert (nights["start"][-6:], nights["duration"]) == ("T19:00", "14h")  # 19:00 to 09:00
+    assert (nights["start"][-9:], nights["duration"]) == ("T19:00:00", "14h")  # 19:00 to 09:00
     agent = declared.named("dd-assessment-test-0-agent-container").props
     uploads = {upload["file"]: upload["content"] for upload in agent["uploads"]}
     my_metric = yaml.safe_load(uploads["/conf.d/my_metric.d/conf.yaml"])

@@ -24,6 +24,7 @@ import pytest
 from tests.harness import ROOT
 
 SCRIPT = ROOT / "scripts" / "deploy.sh"
+BACKEND_SCRIPT = ROOT / "scripts" / "pulumi-backend.sh"
 SYSTEM_TOOLS = ("bash", "dirname", "sed", "head", "grep", "tr", "cat", "mkdir", "touch")
 PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHn7ZK2pQyYl6GgSyJ7cTi8tCqSoxX5pn2ZwK9bpXnxK me@laptop"
 
@@ -31,6 +32,7 @@ PULUMI_STUB = r"""#!/usr/bin/env bash
 # Stand-in pulumi: records its arguments, keeps stacks and config under $STUB_DIR.
 printf '%q ' "$@" >>"$STUB_DIR/calls"
 printf '\n' >>"$STUB_DIR/calls"
+printf '%s\n' "${PULUMI_BACKEND_URL:-}" >>"$STUB_DIR/backends"  # what each call ran against
 positional=()
 while (($#)); do
   case "$1" in
@@ -84,6 +86,10 @@ exit 0
 
 AWS_STUB = r"""#!/usr/bin/env bash
 printf 'aws %q ' "$@" >>"$STUB_DIR/aws-calls"
+if [[ "$*" == "configure get region" ]]; then  # what `aws configure` saved; exit 1: none
+  [[ -n ${STUB_AWS_REGION:-} ]] && echo "$STUB_AWS_REGION"
+  exit $((${#STUB_AWS_REGION} ? 0 : 1))
+fi
 if [[ $1 == --version ]]; then
   echo "${STUB_AWS_VERSION:-aws-cli/2.31.9 Python/3.13.7 Linux/6.8.0 exe/x86_64.ubuntu.24}"
   exit 0
@@ -92,8 +98,9 @@ if [[ ${STUB_AWS_OK:-1} == 1 ]]; then
   echo "123456789012 arn:aws:iam::123456789012:user/alice AIDAEXAMPLE"
   exit 0
 fi
-echo 'Unable to locate credentials. You can configure credentials by running "aws configure".' >&2
-exit 253
+# As v2 fails (awscli/errorhandler.py): a blank line, then the message, on stderr.
+printf '\n%s\n' "${STUB_AWS_ERROR:-Unable to locate credentials. You can configure credentials by running \"aws configure\".}" >&2
+exit "${STUB_AWS_STATUS:-253}"
 """
 
 CURL_STUB = """#!/usr/bin/env bash
@@ -130,6 +137,11 @@ class Sandbox:
         return [c for c in self.calls()
                 if reads or not (c[:2] == ["config", "get"] or c[:1] == ["whoami"])]
 
+    def backends(self) -> list[str]:
+        """PULUMI_BACKEND_URL as each pulumi call saw it, in order."""
+        log = self.stub / "backends"
+        return log.read_text().splitlines() if log.exists() else []
+
     def config(self, key: str) -> list[str]:
         path = self.stub / "config" / key
         return path.read_text().splitlines() if path.exists() else []
@@ -155,7 +167,7 @@ class Sandbox:
         """A stack with everything a deployment needs."""
         self.ssh_keys()
         self.make_stack()
-        self.set_config(sshAllowedCidrs=["203.0.113.10/32"], sshPublicKey=PUBLIC_KEY,
+        self.set_config(aws__region="us-east-2", sshAllowedCidrs=["203.0.113.10/32"], sshPublicKey=PUBLIC_KEY,
                         notifyHandles=["@ops@example.com"], datadog__apiKey="k1", datadog__appKey="k2")
 
     def without(self, tool: str) -> None:
@@ -186,6 +198,7 @@ def box(tmp_path) -> Sandbox:
     for directory in (project / "scripts", home, stub, bin_dir):
         directory.mkdir(parents=True)
     shutil.copy2(SCRIPT, project / "scripts" / "deploy.sh")
+    shutil.copy2(BACKEND_SCRIPT, project / "scripts" / "pulumi-backend.sh")
     (project / "Pulumi.yaml").write_text("name: dd-assessment\nruntime: python\n")
     for tool in SYSTEM_TOOLS:
         found = shutil.which(tool)
@@ -204,11 +217,12 @@ def box(tmp_path) -> Sandbox:
 # Whole runs
 
 
-def test_fresh_project_logs_in_to_a_local_backend_creates_the_stack_asks_and_deploys(box):
+def test_fresh_project_uses_its_own_backend_creates_the_stack_asks_and_deploys(box):
     box.ssh_keys()
     result = box.run("up", answers=[
         "correct horse battery", "correct horse battery",  # passphrase, twice for a new stack
         "",  # use ~/.ssh/id_ed25519.pub as sshPublicKey
+        "",  # accept the offered region (no AWS CLI region here: us-east-2)
         "",  # accept the caller's address (from checkip) as appAllowedCidrs (no SSH port under ssm)
         "@ops@example.com, @slack-alerts",  # notifyHandles
         "dd-api-key-typed", "dd-app-key-typed",  # Datadog keys
@@ -216,10 +230,10 @@ def test_fresh_project_logs_in_to_a_local_backend_creates_the_stack_asks_and_dep
     assert result.returncode == 0, result.stderr
     backend = f"file://{box.project}/.pulumi-state"
     assert box.pulumi_calls() == [
-        ["login", backend],
         ["stack", "select", "test"],
         ["stack", "init", "test"],
         ["config", "set", "--stack", "test", "sshPublicKey", PUBLIC_KEY],
+        ["config", "set", "--stack", "test", "aws:region", "us-east-2"],
         ["config", "set", "--stack", "test", "--path", "appAllowedCidrs[0]", "198.51.100.7/32"],
         ["config", "set", "--stack", "test", "--path", "notifyHandles[0]", "@ops@example.com"],
         ["config", "set", "--stack", "test", "--path", "notifyHandles[1]", "@slack-alerts"],
@@ -227,6 +241,12 @@ def test_fresh_project_logs_in_to_a_local_backend_creates_the_stack_asks_and_dep
         ["config", "set", "--stack", "test", "--secret", "datadog:appKey"],
         ["up", "--stack", "test"],
     ]
+    # The project's own backend, given to every call after the first `whoami` (not logged in),
+    # never through `pulumi login`: the user's login elsewhere stays what it was.
+    assert box.backends()[0] == "" and set(box.backends()[1:]) == {backend}
+    assert not [c for c in box.calls() if c[:1] == ["login"]]
+    assert not (box.stub / "logged-in").exists()
+    assert f"export PULUMI_BACKEND_URL={backend}" in result.stderr
     assert (box.project / ".pulumi-state").is_dir()
     # The passphrase reached Pulumi through the environment; the keys through stdin only.
     assert (box.stub / "passphrase-at-init").read_text() == "correct horse battery"
@@ -235,13 +255,31 @@ def test_fresh_project_logs_in_to_a_local_backend_creates_the_stack_asks_and_dep
     assert "dd-api-key-typed" not in (box.stub / "calls").read_text()
     assert "dd-api-key-typed" not in result.stdout + result.stderr
 
-    # The next run finds the login (`pulumi whoami`), the stack and its config: it just runs.
+    # The next run chooses the same backend the same way, finds the stack and its config: it just runs.
     (box.stub / "calls").unlink()
+    (box.stub / "backends").unlink()
     box.env["PULUMI_CONFIG_PASSPHRASE"] = "correct horse battery"
     again = box.run("preview")
     assert again.returncode == 0, again.stderr
     assert box.pulumi_calls() == [["stack", "select", "test"], ["preview", "--stack", "test"]]
+    assert set(box.backends()[1:]) == {backend}
     assert backend in again.stderr
+
+
+def test_the_backend_wrapper_gives_a_command_the_same_backend(box):
+    """make verify, snapshot and load run through scripts/pulumi-backend.sh."""
+    wrapper = box.project / "scripts" / "pulumi-backend.sh"
+    show = ["bash", "-c", 'echo "${PULUMI_BACKEND_URL:-unset}"']
+
+    def backend(**env: str) -> str:
+        done = subprocess.run([str(wrapper), *show], env={**box.env, **env}, capture_output=True,
+                              text=True, check=True, timeout=30)
+        return done.stdout.strip()
+
+    assert backend() == f"file://{box.project}/.pulumi-state"  # not logged in
+    assert backend(STUB_LOGGED_IN="1") == "unset"  # the login decides, untouched
+    assert backend(PULUMI_BACKEND_URL="s3://team-state") == "s3://team-state"
+    assert not [c for c in box.calls() if c[:1] == ["login"]]
 
 
 def test_existing_backend_from_the_environment_is_used_without_login(box):
@@ -283,6 +321,7 @@ def test_without_a_terminal_missing_config_is_listed_as_commands(box):
     result = box.run("up")
     assert result.returncode != 0
     expected = [
+        "pulumi config set --stack test aws:region us-east-2",
         "pulumi config set --stack test --path 'appAllowedCidrs[0]' \"$(curl -s https://checkip.amazonaws.com)/32\"",
         f"pulumi config set --stack test sshPublicKey \"$(cat {box.home}/.ssh/id_ed25519.pub)\"",
         "pulumi config set --stack test --path 'notifyHandles[0]' @you@example.com",
@@ -347,12 +386,25 @@ def test_no_pulumi(box):
     assert "curl -fsSL https://get.pulumi.com | sh" in message
 
 
-def test_no_aws_credentials_with_the_aws_cli(box):
+@pytest.mark.parametrize("error, status, reason", [
+    # 2.x before 2.34: the botocore message plus the handler's hint, exit 253 (CONFIGURATION_ERROR_RC).
+    ('Unable to locate credentials. You can configure credentials by running "aws configure".', "253",
+     'Unable to locate credentials. You can configure credentials by running "aws configure".'),
+    # 2.34+: awscli/errorformat.py prefixes "aws: [ERROR]: ", the enhanced format names the code.
+    ('aws: [ERROR]: An error occurred (NoCredentials): Unable to locate credentials. You can configure '
+     'credentials by running "aws login".', "253",
+     'An error occurred (NoCredentials): Unable to locate credentials. You can configure credentials by '
+     'running "aws login".'),
+    # An expired SSO session: botocore's TokenRetrievalError, through the general handler (255).
+    ("Error when retrieving token from sso: Token has expired and refresh failed", "255",
+     "Error when retrieving token from sso: Token has expired and refresh failed"),
+], ids=["no-credentials", "no-credentials-2.34", "sso-expired"])
+def test_no_aws_credentials_with_the_aws_cli_says_why(box, error, status, reason):
     box.complete()
-    box.env["STUB_AWS_OK"] = "0"
+    box.env.update(STUB_AWS_OK="0", STUB_AWS_ERROR=error, STUB_AWS_STATUS=status)
     message = _refused(box)
-    assert "`aws sts get-caller-identity` failed (Unable to locate credentials" in message
-    assert "aws configure" in message and "AWS_PROFILE" in message
+    assert f"`aws sts get-caller-identity` failed ({reason}); configure them" in message
+    assert "aws configure" in message and "aws sso login" in message and "AWS_PROFILE" in message
     assert box.calls() == []  # checked before any backend is touched
 
 
@@ -485,3 +537,107 @@ def test_policy_pack_on_request(box):
     assert box.pulumi_calls()[-1] == ["preview", "--stack", "test", "--policy-pack", f"{box.project}/policy"]
     assert box.run("up", "--yes").returncode == 0
     assert box.pulumi_calls()[-1] == ["up", "--stack", "test", "--yes"]
+
+
+# ---------------------------------------------------------------------------------------------
+# The region of a new stack
+
+
+@pytest.mark.parametrize("stack", ["test", "dev"])
+def test_a_stack_without_a_region_is_offered_the_aws_clis_own(box, stack):
+    box.complete()
+    (box.stub / "config" / "aws:region").unlink()
+    box.env.update(STUB_LOGGED_IN="1", PULUMI_CONFIG_PASSPHRASE="pass")
+    box.make_stack(stack)
+    box.env["STUB_AWS_REGION"] = "eu-west-3"
+    listed = box.run("up", stack, "--yes")
+    assert listed.returncode != 0
+    assert f"pulumi config set --stack {stack} aws:region eu-west-3" in listed.stderr
+    asked = box.run("up", stack, "--yes", answers=[""])
+    assert asked.returncode == 0, asked.stderr
+    assert box.config("aws:region") == ["eu-west-3"]
+
+
+def test_aws_region_in_the_environment_comes_before_the_cli_configuration(box):
+    box.complete()
+    (box.stub / "config" / "aws:region").unlink()
+    box.env.update(STUB_LOGGED_IN="1", PULUMI_CONFIG_PASSPHRASE="pass", AWS_REGION="ap-south-1",
+                   STUB_AWS_REGION="eu-west-3")
+    assert "aws:region ap-south-1" in box.run("up", "--yes").stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# `check`: the prerequisites alone, what make up runs before it builds ./venv
+
+
+def test_check_stops_at_the_prerequisites(box):
+    box.complete()
+    box.env["PULUMI_CONFIG_PASSPHRASE"] = "pass"
+    assert box.run("check").returncode == 0
+    assert box.calls() == []  # no backend, no stack: nothing but the tools were asked
+    box.without("pulumi")
+    failed = box.run("check")
+    assert failed.returncode == 1 and "Pulumi CLI is not on PATH" in failed.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# make up: the prerequisites before the 650 MB of test tools, and only the runtime after them
+
+
+def _with_makefile(box: Sandbox) -> None:
+    for name in ("Makefile", "requirements.txt", "requirements-test.txt", "ops/requirements.txt"):
+        (box.project / name).parent.mkdir(exist_ok=True)
+        shutil.copy2(ROOT / name, box.project / name)
+    (box.bin / "make").symlink_to(shutil.which("make"))
+
+
+def _make(box: Sandbox, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["make", "--no-print-directory", *args], cwd=box.project, env=box.env,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+
+
+def test_make_up_without_the_pulumi_cli_stops_before_building_anything(box):
+    _with_makefile(box)
+    box.complete()
+    box.without("pulumi")
+    result = _make(box, "up")
+    assert result.returncode != 0
+    assert "Pulumi CLI is not on PATH" in result.stderr
+    assert not (box.project / "venv").exists()
+
+
+def test_make_up_builds_the_runtime_only_after_the_check(box):
+    _with_makefile(box)
+    # -n: what make would run, in order (the sub-make's own plan included)
+    planned = [line.rstrip() for line in _make(box, "-n", "up").stdout.splitlines()]
+    assert planned == [
+        "scripts/deploy.sh check",
+        "make -s --no-print-directory venv/.runtime",
+        "echo \"building venv from requirements.txt and ops/requirements.txt\" >&2",
+        "python3 -m venv venv",
+        "venv/bin/pip install --quiet --disable-pip-version-check -r requirements.txt -r ops/requirements.txt",
+        "touch venv/.runtime",
+        "scripts/deploy.sh up test",
+    ]
+    # The operator tools get the same runtime and this project's backend.
+    verify = [line.rstrip() for line in _make(box, "-n", "verify").stdout.splitlines()]
+    assert verify[-1] == "scripts/pulumi-backend.sh venv/bin/python -m ops.verify --stack test"
+    assert "requirements-test.txt" not in " ".join(verify)
+
+
+# ---------------------------------------------------------------------------------------------
+# Where per-user settings live: the stack's own file, which git ignores
+
+
+@pytest.mark.skipif(not (ROOT / ".git").exists() or not shutil.which("git"),
+                    reason="needs git and this project as a git checkout")
+def test_stack_settings_files_are_never_tracked_and_git_ignores_them():
+    """`pulumi config set` (make up's questions) writes the user's IP, key, handles and encrypted
+    Datadog keys, and the stack's passphrase salt, into Pulumi.<stack>.yaml."""
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+
+    assert git("ls-files", "--", "Pulumi.*.yaml").stdout == ""
+    for stack_file in ("Pulumi.test.yaml", "Pulumi.dev.yaml", "Pulumi.alice-test.yaml"):
+        assert git("check-ignore", "--no-index", "-q", stack_file).returncode == 0, stack_file
+    assert git("check-ignore", "--no-index", "-q", "Pulumi.yaml").returncode == 1  # the project stays tracked

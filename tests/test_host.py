@@ -231,7 +231,8 @@ def test_outputs_tell_the_user_how_to_reach_each_host(three_hosts):
     assert three_hosts.outputs["sshCommands"] == [
         f"ssh -i {key} -o IdentitiesOnly=yes -o 'ProxyCommand=aws ssm start-session --target "
         f"dd-assessment-test-{n}-instance-id --document-name AWS-StartSSHSession --parameters "
-        "portNumber=%p --region us-east-2' -o StrictHostKeyChecking=yes -o UserKnownHostsFile=/dev/null "
+        "portNumber=%p --region us-east-2' -o ConnectTimeout=20 -o ServerAliveInterval=15 "
+        "-o ServerAliveCountMax=4 -o StrictHostKeyChecking=yes -o UserKnownHostsFile=/dev/null "
         f"-o GlobalKnownHostsFile=/dev/null -o 'KnownHostsCommand=/bin/echo %H {GATE_HOST_KEY}' "
         f"ec2-user@dd-assessment-test-{n}-instance-id" for n in range(3)]
     assert three_hosts.outputs["appUrls"] == [f"http://{ip}/" for ip in ips]
@@ -240,6 +241,7 @@ def test_outputs_tell_the_user_how_to_reach_each_host(three_hosts):
 def test_with_ssh_access_the_commands_go_to_the_public_address(ssh_access):
     key = BASE_CONFIG["sshPrivateKeyPath"]
     assert ssh_access.outputs["sshCommands"] == [
-        f"ssh -i {key} -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=/dev/null "
+        f"ssh -i {key} -o IdentitiesOnly=yes -o ConnectTimeout=20 -o ServerAliveInterval=15 "
+        "-o ServerAliveCountMax=4 -o StrictHostKeyChecking=yes -o UserKnownHostsFile=/dev/null "
         f"-o GlobalKnownHostsFile=/dev/null -o 'KnownHostsCommand=/bin/echo %H {GATE_HOST_KEY}' "
         f"ec2-user@{ip}" for ip in ssh_access.outputs["publicIps"]]

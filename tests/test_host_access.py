@@ -173,3 +173,50 @@ def test_ssh_commands_output_takes_a_remote_command(server, access):
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("load from ")
 
+
+
+# --- A host that does not answer: every command gives up (no server, no root needed) ------------
+
+
+def _silent_aws(tmp_path) -> dict[str, str]:
+    """A Session Manager tunnel that opens and never carries a byte: an instance that is stopped,
+    or whose SSM agent is not up."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "aws").write_text("#!/bin/sh\nexec sleep 60\n")
+    (bin_dir / "aws").chmod(0o755)
+    return {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
+
+
+def _gives_up(argv: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedProcess, float]:
+    started = time.monotonic()
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    return result, time.monotonic() - started
+
+
+def test_ssh_commands_give_up_on_a_silent_session_manager_tunnel(tmp_path):
+    command = host_access.ssh_command("ssm", str(tmp_path / "key"), INSTANCE_ID, "198.51.100.7", REGION,
+                                      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPinned", connect_timeout=1)
+    result, seconds = _gives_up(shlex.split(command) + ["true"], _silent_aws(tmp_path))
+    assert result.returncode == 255
+    assert "timed out" in result.stderr, result.stderr
+    assert seconds < 10  # without ConnectTimeout: as long as the tunnel stays silent
+
+
+def test_ssh_commands_and_docker_options_give_up_on_an_address_that_never_answers(tmp_path):
+    import socket
+    with socket.socket() as silent:  # accepts the TCP connection, never sends SSH's banner
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = str(silent.getsockname()[1])
+        command = shlex.split(host_access.ssh_command(
+            "ssh", str(tmp_path / "key"), INSTANCE_ID, "127.0.0.1", REGION,
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPinned", connect_timeout=1))
+        result, seconds = _gives_up(command[:1] + ["-p", port] + command[1:] + ["true"], _silent_aws(tmp_path))
+        assert result.returncode == 255
+        assert "timed out" in result.stderr, result.stderr
+        assert seconds < 10
+    # pulumi-docker's options carry the same bound (its default, 20 s, written out).
+    options = host_access.docker_ssh_options("ssm", "key", INSTANCE_ID, REGION, "ssh-ed25519 AAAA")
+    assert ["-o", "ConnectTimeout=20", "-o", "ServerAliveInterval=15",
+            "-o", "ServerAliveCountMax=4"] == options[options.index("ConnectTimeout=20") - 1:][:6]

@@ -43,6 +43,9 @@ sys.exit(int(os.environ.get("SSH_EXIT", "0")))
 RUNNING_SSH = """#!/usr/bin/env bash
 exec bash -c "${@: -1}"
 """
+# Written out: ConnectTimeout bounds the connect and the banner exchange, the keep-alives a dead
+# session (components/host_access.py).
+TIMEOUTS = ["-o", "ConnectTimeout=20", "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4"]
 SUDO = """#!/usr/bin/env bash
 exec "$@"
 """
@@ -87,9 +90,10 @@ def test_it_streams_the_burst_script_over_the_hosts_own_ssh_command(stand_ins):
                                      "--clients", "80", "--minutes", "2.5",
                                      env={**os.environ, "SSH_CALLS": str(calls)}))
     assert status == 0, err
-    # The stack's ssh command as given (here with an SSM ProxyCommand), then the remote command.
+    # The stack's ssh command as given (here with an SSM ProxyCommand), after the timeouts that
+    # keep an unreachable host from hanging it, then the remote command.
     assert _calls(calls) == [[
-        "-i", "/keys/my key", "-o", "ProxyCommand=aws ssm start-session --target %h",
+        *TIMEOUTS, "-i", "/keys/my key", "-o", "ProxyCommand=aws ssm start-session --target %h",
         "ec2-user@i-0123456789abcdef0",
         "sudo bash -s -- --clients 80 --seconds 150 --stop-when-stdin-closes"]]
     assert (calls.parent / "ssh-calls.stdin").read_bytes() == SCRIPT.read_bytes()
@@ -120,7 +124,7 @@ def test_defaults_are_host_0_90_clients_3_minutes(stand_ins):
     status, _, err = _finish(_load(bin_dir, "--outputs", str(outputs),
                                    env={**os.environ, "SSH_CALLS": str(calls)}))
     assert status == 0, err
-    assert _calls(calls) == [shlex.split(OUTPUTS["sshCommands"][0])[1:] + [
+    assert _calls(calls) == [TIMEOUTS + shlex.split(OUTPUTS["sshCommands"][0])[1:] + [
         "sudo bash -s -- --clients 90 --seconds 180 --stop-when-stdin-closes"]]
 
 

@@ -352,6 +352,41 @@ def test_wait_rejects_a_non_positive_time(ops_env, outputs_file, capsys):
         capsys.readouterr().err
 
 
+@pytest.mark.parametrize("interval", ["-5", "0", "14.9", "601", "nan", "soon"])
+def test_interval_is_refused_below_the_rate_limit_floor_before_any_call(
+        standin, ops_env, outputs_file, capsys, interval):
+    with pytest.raises(SystemExit) as exit_:
+        verify_tool.main(["--outputs", str(outputs_file), "--wait", "5", "--interval", interval], env=ops_env)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert (f"argument --interval: '{interval}' is out of range; use a number of seconds at least 15 "
+            "and at most 600") in err
+    assert "Traceback" not in err
+    assert standin.calls("GET", "/api/v1/validate") == []
+
+
+def test_interval_sets_the_pause_between_rounds(standin, ops_env, outputs_file, capsys):
+    standin.world.series = [s for s in standin.world.series if not s.metric.startswith("trace.")]
+    fake = FakeClock()
+    code, _, err = run(capsys, ops_env, "--outputs", str(outputs_file), "--wait", "1", "--interval", "20",
+                       clock=fake)
+    assert (code, fake.sleeps) == (1, [20, 20, 20])
+    assert "instead of --interval" not in err
+
+
+def test_with_more_hosts_the_rounds_are_spaced_for_the_query_budget(standin, ops_env, outputs_file, capsys):
+    """The stand-in's stack has two hosts: 6 timeseries queries a round, 3 s each."""
+    standin.world.series = [s for s in standin.world.series if not s.metric.startswith("trace.")]
+    fake = FakeClock()
+    code, _, err = run(capsys, ops_env, "--outputs", str(outputs_file), "--wait", "1", "--interval", "15",
+                       clock=fake)
+    assert (code, fake.sleeps) == (1, [18, 18, 18, 6])
+    assert err.count("verify: every 18 s instead of --interval 15: 2 hosts make 6 timeseries queries "
+                     "a round, and Datadog limits them per hour") == 1
+    rounds = len(fake.sleeps) + 1
+    assert len(standin.calls("POST", "/api/v2/query/timeseries")) == 6 * rounds
+
+
 # ---- cannot check: exit 2 with one line ------------------------------------------------------
 
 def cannot(capsys, ops_env, *args) -> str:

@@ -1,12 +1,15 @@
 """The services on each host under mocks: readiness gate, Docker over SSH, Agent and app."""
 
+import hashlib
 import json
+import re
 
 import pytest
 import yaml
 
 from components import agent_files, host_access
 from components.app import content_version
+from components.design import docker_duration
 from tests.harness import (
     BASE_CONFIG,
     GATE_HOST_KEY,
@@ -24,6 +27,11 @@ ROTATED_JSON_LOGS = ("json-file", {"max-size": "10m", "max-file": "3"})
 @pytest.fixture(scope="module")
 def two_hosts() -> Declared:
     return evaluate({"hostCount": "2", "checkIntervalSeconds": "60"})
+
+
+def _image_id(name: str) -> str:
+    """The id the mocked RemoteImage reports for an image name (tests/harness.py)."""
+    return "sha256:" + hashlib.sha256(name.encode()).hexdigest()
 
 
 def _envs(container) -> dict[str, str]:
@@ -52,12 +60,12 @@ def test_readiness_gate_runs_before_anything_talks_to_docker(two_hosts, index):
     # Exactly what pulumi-docker hands to ssh: through Session Manager, only the gate's key.
     assert json.loads(provider.inputs["sshOpts"]) == [
         "-i", key, "-o", "IdentitiesOnly=yes", "-o", proxy, "-o", "BatchMode=yes",
-        "-o", "ConnectTimeout=20", "-o", "StrictHostKeyChecking=yes",
+        "-o", "ConnectTimeout=20", "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4",
+        "-o", "StrictHostKeyChecking=yes",
         "-o", "UserKnownHostsFile=/dev/null", "-o", "GlobalKnownHostsFile=/dev/null",
         "-o", f"KnownHostsCommand=/bin/echo %H {GATE_HOST_KEY}"]
     # Every Docker resource of this host goes through this provider.
-    for typ in (CONTAINER, "docker:index/network:Network", "docker:index/image:Image",
-                "docker:index/remoteImage:RemoteImage"):
+    for typ in (CONTAINER, "docker:index/network:Network", "docker:index/remoteImage:RemoteImage"):
         mine = [r for r in two_hosts.of_type(typ) if r.name.startswith(f"{host}-")]
         assert mine and all(r.provider.split("::")[-1].startswith(f"{host}-docker") for r in mine)
 
@@ -72,7 +80,8 @@ def test_with_ssh_access_docker_goes_to_the_public_address_with_the_key_pinned()
     assert provider["host"] == f"ssh://ec2-user@{ip}"
     assert json.loads(provider["sshOpts"]) == [
         "-i", BASE_CONFIG["sshPrivateKeyPath"], "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
-        "-o", "ConnectTimeout=20", "-o", "StrictHostKeyChecking=yes",
+        "-o", "ConnectTimeout=20", "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4",
+        "-o", "StrictHostKeyChecking=yes",
         "-o", "UserKnownHostsFile=/dev/null", "-o", "GlobalKnownHostsFile=/dev/null",
         "-o", f"KnownHostsCommand=/bin/echo %H {GATE_HOST_KEY}"]
 
@@ -118,7 +127,9 @@ def test_agent_container(two_hosts, index):
         ("/var/run/docker.sock", "/var/run/docker.sock", True)]
     assert (props["pidMode"], props["cgroupnsMode"], props["restart"]) == ("host", "host", "unless-stopped")
     assert props["networksAdvanced"] == [{"name": "dd-assessment", "aliases": ["datadog-agent"]}]
-    assert props["healthcheck"]["tests"] == ["CMD", "agent", "health"]
+    # Durations as the Docker provider reads them back (Go's Duration.String(): 60s is 1m0s).
+    assert props["healthcheck"] == {"tests": ["CMD", "agent", "health"], "interval": "30s",
+                                    "timeout": "10s", "startPeriod": "1m0s", "retries": 3}
     assert (props["logDriver"], props["logOpts"]) == ROTATED_JSON_LOGS
     assert agent.options["deleteBeforeReplace"] is True
 
@@ -180,13 +191,15 @@ def _plain_parts(value):
 def test_app_container(two_hosts, index):
     host = f"dd-assessment-test-{index}"
     version = content_version()
-    image = two_hosts.named(f"{host}-app-image").props
-    assert image["imageName"] == f"dd-assessment-app:{version}"
-    assert image["build"]["context"] == "app"
-    assert image["build"]["platform"] == "linux/amd64"
-    assert image["skipPush"] is True
+    image = two_hosts.named(f"{host}-app-image")
+    # Terraform's docker_image with a build (the provider reads it back from the host, so a
+    # refresh notices a missing image), not pulumi-docker's native docker.Image (no Read).
+    assert image.typ == "docker:index/remoteImage:RemoteImage"
+    assert image.props["name"] == f"dd-assessment-app:{version}"
+    assert image.props["build"] == {"context": "app", "platform": "linux/amd64"}
+    assert not two_hosts.of_type("docker:index/image:Image")
     app = two_hosts.named(f"{host}-app-container")
-    assert app.props["image"] == f"dd-assessment-app:{version}"
+    assert app.props["image"] == _image_id(f"dd-assessment-app:{version}")  # the built image's id
     envs = _envs(app)
     assert envs == {"DD_SERVICE": "my-flask-app", "DD_ENV": "test", "DD_VERSION": version,
                     "DD_AGENT_HOST": "datadog-agent"}
@@ -208,7 +221,7 @@ def test_demo_traffic_runs_the_apps_image_against_its_own_hosts_app(two_hosts, i
     traffic = two_hosts.named(f"{host}-traffic-container")
     props = traffic.props
     assert props["name"] == "my-flask-app-traffic"
-    assert props["image"] == f"dd-assessment-app:{content_version()}"  # nothing else to pull
+    assert props["image"] == _image_id(f"dd-assessment-app:{content_version()}")  # nothing else to pull
     assert props["command"] == ["python", "/app/traffic.py"]  # not ddtrace-run gunicorn
     assert _envs(traffic) == {"TRAFFIC_TARGET": "http://my-flask-app:8080",
                               "TRAFFIC_REQUESTS_PER_MINUTE": "30"}
@@ -260,3 +273,72 @@ def test_the_image_holds_the_traffic_script_where_the_traffic_container_runs_it(
 def test_graviton_hosts_build_arm64_images():
     declared = evaluate({"instanceType": "t4g.small"})
     assert declared.named("dd-assessment-test-0-app-image").props["build"]["platform"] == "linux/arm64"
+
+
+# --- durations: declared exactly as the Docker provider reads them back ----------------------------
+# kreuzwerker/terraform-provider-docker (under pulumi-docker 5.2.0) stores a container's
+# healthcheck durations as Go's time.Duration.String() of what Docker reports
+# (internal/provider/resource_docker_container_funcs.go): any other spelling of the same duration
+# (`60s`, `1m`, `90s`) is a change on the next preview. Go's form for whole seconds, written out:
+# hours, then minutes and seconds always after a larger unit, no leading zeros, minutes and
+# seconds below 60; `0s` for zero.
+_GO_DURATION = re.compile(r"(?:(?P<h>[1-9]\d*)h)?(?:(?P<m>\d+)m)?(?P<s>\d+)s")
+
+
+def _is_go_duration_string(text: str) -> bool:
+    match = _GO_DURATION.fullmatch(text)
+    if not match:
+        return False
+    hours, minutes, seconds = match["h"], match["m"], match["s"]
+    if hours and minutes is None:
+        return False  # Go writes 1h0m0s, never 1h0s
+    for part, ceiling in ((minutes, 60), (seconds, 60)):
+        if part is not None and (int(part) >= ceiling or (len(part) > 1 and part[0] == "0")):
+            return False
+    if minutes == "0" and not hours:
+        return False  # 0m30s is written 30s
+    return True
+
+
+def test_the_go_duration_rule_itself():
+    assert [t for t in ("0s", "5s", "59s", "1m0s", "1m30s", "1h0m0s", "2h5m9s") if not _is_go_duration_string(t)] == []
+    assert [t for t in ("60s", "1m", "90s", "1h", "1h30s", "0m30s", "01s", "1m60s", "30") if _is_go_duration_string(t)] == []
+
+
+@pytest.mark.parametrize("seconds,expected", [(0, "0s"), (5, "5s"), (59, "59s"), (60, "1m0s"),
+                                              (90, "1m30s"), (3600, "1h0m0s"), (3725, "1h2m5s")])
+def test_docker_duration_writes_what_go_prints(seconds, expected):
+    assert docker_duration(seconds) == expected
+
+
+def test_every_duration_handed_to_the_docker_provider_is_in_its_read_back_form(two_hosts):
+    durations = [(container.name, key, value)
+                 for container in two_hosts.of_type(CONTAINER)
+                 for key, value in container.props.get("healthcheck", {}).items()
+                 if key in ("interval", "timeout", "startPeriod", "startInterval")]
+    assert len(durations) >= 6  # the Agent's and the traffic's, on each host
+    assert [item for item in durations if not _is_go_duration_string(item[2])] == []
+
+
+# --- a replaced instance takes its Docker resources with it -------------------------------------------
+
+def test_every_docker_resource_is_replaced_with_its_hosts_instance(two_hosts):
+    # A new instance only updates the Docker provider in place (pulumi-docker provider/resources.go
+    # marks no config field ForcesProviderReplace): without a trigger the new host would stay
+    # empty while `pulumi up` reports its network, images and containers unchanged. The engine
+    # replaces a resource whose replacement trigger changes (pulumi/pulumi
+    # pkg/resource/deploy/step_generator.go, shouldTriggerReplace).
+    docker_resources = [r for r in two_hosts.resources if r.typ.startswith("docker:index/")]
+    by_host = {f"dd-assessment-test-{n}": sorted(r.name for r in docker_resources
+                                                  if r.name.startswith(f"dd-assessment-test-{n}-"))
+               for n in (0, 1)}
+    assert sum(map(len, by_host.values())) == len(docker_resources)
+    for host, names in by_host.items():
+        assert names == [f"{host}-{part}" for part in (
+            "agent-container", "agent-image", "app-container", "app-image", "network",
+            "traffic-container")]
+        for name in names:
+            assert two_hosts.named(name).options["replacementTrigger"] == f"{host}-instance-id", name
+    # The gate (and so the pinned host key) is re-run for a new instance too.
+    for host in by_host:
+        assert two_hosts.named(f"{host}-ready").props["triggers"] == [f"{host}-instance-id"]

@@ -25,6 +25,12 @@ BAD_INPUTS = [
     ({"sshPublicKey": "ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIHn7ZK2pQyYl6GgSyJ7cTi8tCqSoxX5pn2ZwK9bpXnxK"},
      "sshPublicKey", "does not match its type"),
     ({"sshPublicKey": "-----BEGIN OPENSSH PRIVATE KEY----- abc"}, "sshPublicKey", "PRIVATE key"),
+    # A valid OpenSSH key EC2 cannot import: ImportKeyPair takes RSA and ED25519 only (EC2 API
+    # reference, ImportKeyPair; moto answers InvalidKeyPair.Format, as EC2 does).
+    ({"sshPublicKey": "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBHB1NTHVTwGljyQY"
+                      "+bEK8W9odtdAt/0lxEwB4VIAAq3j3hpxHBDqcSctCd1zhtuUk8FCjOGSP5xqwF0SAWeasWU= test@example"},
+     "sshPublicKey", "EC2 cannot import (ImportKeyPair takes RSA and ED25519 keys only); create an "
+                     "ed25519 pair with `ssh-keygen -t ed25519`"),
     ({"sshPrivateKeyPath": "/nonexistent/id_ed25519"}, "sshPrivateKeyPath", "ssh-keygen"),
     ({"hostCount": "0"}, "hostCount", "1..10"),
     ({"hostCount": "11"}, "hostCount", "1..10"),

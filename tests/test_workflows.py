@@ -136,9 +136,20 @@ def test_the_preview_can_reach_deployed_hosts_through_session_manager():
     (preview,) = [s for s in steps if s.get("uses", "").startswith("pulumi/actions@")
                   and s.get("with", {}).get("command")]
     assert steps.index(install) < steps.index(preview)
-    # The stack itself says how its hosts are reached.
-    stack = yaml.safe_load((ROOT / "Pulumi.test.yaml").read_text())["config"]
-    assert stack["dd-assessment:hostAccess"] == "ssm"
+    # The runner's stack keeps the default transport, Session Manager (no tracked stack file).
+    config_step = next(s for s in steps if "SSH_PRIVATE_KEY" in s.get("env", {}))["run"]
+    assert "hostAccess" not in config_step
+
+
+def test_the_runner_restores_the_untracked_stack_file_before_adding_its_settings():
+    """Pulumi.test.yaml is gitignored: without `config refresh` the preview would run with a new
+    passphrase salt instead of the stack's KMS provider, and without the deployed settings."""
+    steps = _steps(_load(PREVIEW)["jobs"]["preview"])
+    run = next(s for s in steps if "SSH_PRIVATE_KEY" in s.get("env", {}))["run"]
+    lines = [line.strip() for line in run.splitlines()]
+    refresh = lines.index("if ! pulumi config refresh --stack test --force; then")
+    assert lines.index("pulumi stack select test") < refresh
+    assert refresh < min(i for i, line in enumerate(lines) if line.startswith("pulumi config set"))
 
 
 def test_optional_cidrs_are_set_only_when_given():
