@@ -155,12 +155,12 @@ class Run:
         """The toolchain's plugins (linked, not copied) plus the stand-ins, in a PULUMI_HOME of this
         run: the toolchain cache is never modified. aws is always the stand-in; command and
         datadog are stand-ins only while the toolchain has no real one (toolchain/build.sh
-        NOT-BUILT); docker is the real plugin behind a proxy that adds the Image it lacks."""
+        NOT-BUILT)."""
         toolchain_plugins = Path(self.env["PULUMI_HOME"]) / "plugins"
         home = self.base / "pulumi-home"
         (home / "plugins").mkdir(parents=True)
         real = {entry.name for entry in toolchain_plugins.iterdir()}
-        stood_in = {"aws": "7.51.1", "docker": "5.2.0"}
+        stood_in = {"aws": "7.51.1"}
         for name, version in (("command", "1.2.1"), ("datadog", "5.17.0")):
             if f"resource-{name}-v{version}" not in real:
                 stood_in[name] = version
@@ -170,11 +170,7 @@ class Run:
                 # plugin directory.
                 subprocess.run(["cp", "-al" if same_device(entry, home) else "-a", str(entry),
                                 str(home / "plugins" / entry.name)], check=True)
-        real_docker = toolchain_plugins / "resource-docker-v5.2.0" / "pulumi-resource-docker"
-        if not real_docker.exists():
-            raise E2EFailure(f"the toolchain has no docker plugin ({real_docker}): run make toolchain")
         self.env["PULUMI_HOME"] = str(home)
-        self.env["DD_E2E_REAL_DOCKER"] = str(real_docker)
         launchers = self.base / "launchers"
         launchers.mkdir()
         for name, version in sorted(stood_in.items()):
@@ -186,7 +182,7 @@ class Run:
         self.stood_in = stood_in
         say("plugins: real " + ", ".join(sorted(n for n in real if not n.endswith((".lock", ".lastused"))))
             + "; stand-ins " + ", ".join(f"{n} {v}" for n, v in sorted(stood_in.items()))
-            + " (docker: the real plugin, Image added)")
+)
 
     def make_project(self) -> None:
         """A copy of the checkout (its own Pulumi.<stack>.yaml files and state), sharing ./venv."""

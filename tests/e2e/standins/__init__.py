@@ -5,9 +5,6 @@ so that `make e2e` can run the whole program through the real engine:
   `command:local:Command` run for real, as pulumi-command runs it (`bash -c <create>` in the
   project directory with the declared environment; `triggers` replace). The readiness gate is
   the real scripts/wait-for-cloud-init.sh.
-- `docker` 5.2.0: the toolchain's real bridged plugin (kreuzwerker) answers every call, except
-  `docker:index/image:Image` (pulumi-docker's native resource, absent from that bridging), which
-  is built here with the host's own `docker build` over SSH, with the provider's ssh options.
 - `datadog` 5.17.0 (its modules are refused by the Go proxy): NOT the real provider. It keeps
   what is declared and answers ids and URLs in the API's formats; the Datadog resources are not
   judged by `make e2e` (tests/providers judges them where a plugin exists).
