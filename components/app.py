@@ -70,7 +70,13 @@ class FlaskApp(pulumi.ComponentResource):
         image = docker.RemoteImage(
             f"{name}-image",
             name=f"dd-assessment-app:{version}",
-            build=docker.RemoteImageBuildArgs(context="app", platform=args.platform),
+            # The legacy builder talks to the provider's daemon (ssh://). The buildx path resolves
+            # its builder from the local Docker context instead and fails against a remote host
+            # ("Cannot connect to the Docker daemon at unix:///var/run/docker.sock", seen in
+            # make e2e): kreuzwerker/terraform-provider-docker internal/provider/
+            # resource_docker_image_funcs.go `buildImage` -> docker_cli.go `createAndInitDockerCli`.
+            build=docker.RemoteImageBuildArgs(context="app", platform=args.platform,
+                                              use_legacy_builder=True),
             # Replaced with the host, so a new instance builds it too.
             opts=args.docker_host.resource_options(parent=self))
 
