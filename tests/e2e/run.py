@@ -455,24 +455,26 @@ def scenario(run: Run, host_count: int, replace: bool) -> None:
             check_host(run, instance_id, ip, name, outputs["env"])
 
     if replace:
-        old_id = outputs["instanceIds"][0]
+        old_ids = list(outputs["instanceIds"])
         run.pulumi("config", "set", "--stack", stack, "sshPublicKey", (run.keys / "second.pub").read_text().strip(),
                    quiet=True)
         run.pulumi("config", "set", "--stack", stack, "sshPrivateKeyPath", str(run.keys / "second"), quiet=True)
         before = session_lines(run)
-        with phase(f"up after a new sshPublicKey: the host is replaced ({label})"):
+        with phase(f"up after a new sshPublicKey: the hosts are replaced ({label})"):
             result = run.deploy("up", stack, "--yes")
             if "replace" not in result.stdout:
                 raise E2EFailure("a new sshPublicKey did not replace anything")
-        record_sessions(f"up replacing the host ({label})", sessions_per_host(run, before))
+        record_sessions(f"up replacing the hosts ({label})", sessions_per_host(run, before))
         outputs = run.outputs(stack)
-        new_id = outputs["instanceIds"][0]
-        if new_id == old_id:
-            raise E2EFailure(f"the instance was not replaced ({old_id})")
-        if old_id in testhosts.hosts():
-            raise E2EFailure(f"the old host {old_id} still exists")
-        with phase(f"checks on the new host ({label})"):
-            check_host(run, new_id, outputs["publicIps"][0], outputs["hostNames"][0], outputs["env"])
+        kept = set(old_ids) & set(outputs["instanceIds"])
+        if kept:
+            raise E2EFailure(f"instances not replaced by a new sshPublicKey: {sorted(kept)}")
+        lingering = set(old_ids) & set(testhosts.hosts())
+        if lingering:
+            raise E2EFailure(f"old hosts still exist after the replacement: {sorted(lingering)}")
+        with phase(f"checks on the new hosts ({label})"):
+            for name, instance_id, ip in zip(outputs["hostNames"], outputs["instanceIds"], outputs["publicIps"]):
+                check_host(run, instance_id, ip, name, outputs["env"])
 
         # The pull-request preview (.github/workflows: pulumi/actions `command: preview` with the
         # policy pack) after a settings change names what changes.
