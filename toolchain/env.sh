@@ -31,4 +31,5 @@ _dd_toolchain_env
 _dd_toolchain_rc=$?
 unset -f _dd_toolchain_env
 # `return` when sourced; a plain `bash env.sh` exits with the same status.
-return $_dd_toolchain_rc 2>/dev/null || exit $_dd_toolchain_rc
+# shellcheck disable=SC2317
+return "$_dd_toolchain_rc" 2>/dev/null || exit "$_dd_toolchain_rc"
