@@ -481,9 +481,14 @@ def scenario(run: Run, host_count: int, replace: bool) -> None:
         run.pulumi("config", "set", "--stack", stack, "warningThreshold", "450", quiet=True)
         with phase(f"pull-request preview after a warningThreshold change ({label})"):
             args = ["preview", "--stack", stack, "--non-interactive", "--diff"]
-            if (run.project / "policy" / "venv").exists():
-                args += ["--policy-pack", str(run.project / "policy")]
-            result = run.pulumi(*args)
+            result = run.pulumi(*args, "--policy-pack", str(run.project / "policy"), check=False)
+            if result.returncode != 0 and "method RunPlugin not implemented" in result.stderr + result.stdout:
+                # The toolchain's own Python language host cannot start a policy pack yet.
+                say("pull-request preview WITHOUT the policy pack: the toolchain's language host does not "
+                    "implement RunPlugin (policy packs cannot start)")
+                result = run.pulumi(*args)
+            elif result.returncode != 0:
+                raise E2EFailure(f"the pull-request preview failed (exit {result.returncode}); see {run.base}/commands.log")
             if "warning" not in result.stdout or "450" not in result.stdout:
                 raise E2EFailure("the pull-request preview does not name the warning threshold's change")
 
