@@ -11,7 +11,7 @@ ARGS ?=
 # `make load`: which host of the stack (0..hostCount-1).
 HOST ?= 0
 
-.PHONY: test conformance up preview destroy verify snapshot report load policy bench toolchain
+.PHONY: test conformance up preview destroy verify snapshot report load policy bench toolchain e2e
 
 ## Every test: the program under mocks, the boot files, PostgreSQL, the Agent check, the app,
 ## the policy pack, the workflow and the deploy script. First the system packages they need
@@ -67,6 +67,21 @@ toolchain:
 bench: $(VENV)/.installed
 	$(PYTHON) bench/eval.py
 
+## The whole program through the real Pulumi CLI on this machine (Linux, root): preview, up,
+## a host replacement, destroy, for 1 and 2 hosts, AWS and Datadog answered by local stand-ins and
+## each EC2 instance a real test host (tests/e2e/run.py). Prints each phase's wall time.
+## ARGS: --hosts 1 (only one host count), --keep (keep the temporary directory).
+E2E_VENV := $(or $(DD_ASSESSMENT_CACHE),$(HOME)/.cache/dd-assessment)/e2e-venv
+e2e: toolchain $(VENV)/.installed policy/venv/.installed $(E2E_VENV)/.installed
+	SYSTEM_PACKAGES_LIST=tests/e2e/system-packages.txt SYSTEM_PACKAGES_FOR="make e2e" bash tests/system-packages.sh
+	cd tests/e2e && $(E2E_VENV)/bin/python -m pytest -q -c pytest.ini
+	$(E2E_VENV)/bin/python tests/e2e/run.py --python $(E2E_VENV)/bin/python $(ARGS)
+
+$(E2E_VENV)/.installed: tests/e2e/requirements.txt
+	python3 -m venv $(E2E_VENV)
+	$(E2E_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
+	touch $@
+
 # The venv `pulumi up` uses (Pulumi.yaml: virtualenv: venv) with the program's and the operator
 # tools' runtime only: what make up, verify, snapshot, report and load need.
 $(VENV)/.runtime: requirements.txt ops/requirements.txt
@@ -86,3 +101,10 @@ policy/venv/.installed: policy/requirements.txt
 	python3 -m venv policy/venv
 	policy/venv/bin/pip install --quiet --disable-pip-version-check -r policy/requirements.txt
 	touch $@
+
+## The e2e test hosts' own tests (Linux, root; slow, not part of `make test`): netns + dockerd +
+## sshd + PostgreSQL per host, the aws CLI stand-in, the test images (tests/e2e/hosts/README.md).
+.PHONY: e2e-hosts
+e2e-hosts:
+	SYSTEM_PACKAGES_LIST=tests/e2e/system-packages.txt SYSTEM_PACKAGES_FOR="make e2e-hosts" bash tests/system-packages.sh
+	bash tests/e2e/hosts/run.sh -q

@@ -68,7 +68,7 @@ for host in hosts:
         DemoTraffic(f"{host.host_name}-traffic", DemoTrafficArgs(
             docker_host=docker_host, image=app.image_id, app_url=app.internal_url,
             container_name=f"{APP_SERVICE}-traffic",
-            requests_per_minute=settings.demo_traffic))
+            requests_per_minute=settings.demo_traffic, app_container=app.container))
 
 # 4. In Datadog: the timeboard, the service-and-host dashboard, the my_metric monitor and its
 #    quiet hours.

@@ -60,7 +60,8 @@ class FlaskApp(pulumi.ComponentResource):
     version: str
     image_name: pulumi.Output[str]
     image_id: pulumi.Output[str]  # what containers run (the provider documents `image_id` for it)
-    internal_url: pulumi.Output[str]  # the app as other containers of the network reach it
+    container: docker.Container
+    internal_url: str  # the app as other containers of the network reach it
 
     def __init__(self, name: str, args: FlaskAppArgs,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
@@ -70,7 +71,13 @@ class FlaskApp(pulumi.ComponentResource):
         image = docker.RemoteImage(
             f"{name}-image",
             name=f"dd-assessment-app:{version}",
-            build=docker.RemoteImageBuildArgs(context="app", platform=args.platform),
+            # The legacy builder talks to the provider's daemon (ssh://). The buildx path resolves
+            # its builder from the local Docker context instead and fails against a remote host
+            # ("Cannot connect to the Docker daemon at unix:///var/run/docker.sock", seen in
+            # make e2e): kreuzwerker/terraform-provider-docker internal/provider/
+            # resource_docker_image_funcs.go `buildImage` -> docker_cli.go `createAndInitDockerCli`.
+            build=docker.RemoteImageBuildArgs(context="app", platform=args.platform,
+                                              use_legacy_builder=True),
             # Replaced with the host, so a new instance builds it too.
             opts=args.docker_host.resource_options(parent=self))
 
@@ -95,7 +102,13 @@ class FlaskApp(pulumi.ComponentResource):
         self.version = version
         self.image_name = image.name
         self.image_id = image.image_id
-        # Derived from the container, so whatever uses the URL starts after the app.
-        self.internal_url = container.name.apply(lambda name: f"http://{name}:{CONTAINER_PORT}")
+        self.container = container
+        # A plain string, not derived from the container: when a host is replaced, the engine
+        # diffs every resource whose inputs depend on a delete-before-replace container with that
+        # resource's provider, and the new host's Docker provider is not configured during the
+        # preview, which fails the whole `up` (pulumi/pulumi pkg/resource/deploy/step_generator.go
+        # calculateDependentReplacements: a DiffUnavailable error is not tolerated there; seen in
+        # make e2e). Users of the URL start after the app with depends_on=[the container].
+        self.internal_url = f"http://{args.service}:{CONTAINER_PORT}"
         self.register_outputs({"version": version, "image_name": self.image_name,
                                "internal_url": self.internal_url})

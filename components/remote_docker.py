@@ -81,7 +81,11 @@ class RemoteDocker(pulumi.ComponentResource):
             host=known.apply(lambda v: f"ssh://{host_access.destination(access, v[0], v[1])}"),
             ssh_opts=known.apply(lambda v: host_access.docker_ssh_options(
                 access, key_path, v[0], region, v[2])),
-            opts=pulumi.ResourceOptions(parent=self))
+            # Replaced with the instance too: the old host's resources are then deleted through
+            # the provider that reaches the old host. An updated provider would send those deletes
+            # to the new host, where they remove what was just created there (make e2e saw the
+            # old app image's delete refused by the new host: its new container uses that tag).
+            opts=pulumi.ResourceOptions(parent=self, replacement_trigger=args.instance_id))
 
         network = docker.Network(
             f"{name}-network", name=args.network_name, driver="bridge",

@@ -25,9 +25,11 @@ SCRIPT = "/app/traffic.py"  # where app/Dockerfile copies it
 class DemoTrafficArgs:
     docker_host: RemoteDocker  # where it runs: provider, shared network, replaced with the host
     image: pulumi.Input[str]  # the app's image
-    app_url: pulumi.Input[str]  # the app as the network reaches it; derived from its container
+    app_url: pulumi.Input[str]  # the app as the network reaches it (by its container's name)
     container_name: str
     requests_per_minute: int  # > 0; a stack with demoTraffic 0 declares no DemoTraffic
+    # Started after the app's container, by depends_on only: see components/app.py, internal_url.
+    app_container: pulumi.Resource
 
 
 class DemoTraffic(pulumi.ComponentResource):
@@ -50,5 +52,6 @@ class DemoTraffic(pulumi.ComponentResource):
             log_driver=CONTAINER_LOG_DRIVER,
             log_opts=CONTAINER_LOG_OPTIONS,
             # The fixed name would clash with its own replacement.
-            opts=args.docker_host.resource_options(parent=self, delete_before_replace=True))
+            opts=args.docker_host.resource_options(parent=self, delete_before_replace=True,
+                                                   depends_on=[args.app_container]))
         self.register_outputs({"container_name": container.name})

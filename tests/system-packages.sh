@@ -13,7 +13,7 @@
 #    (openssh-server's ssh.service, cloud-init's five units): every unit the install enabled is
 #    disabled again with `systemctl disable`. deb-systemd-helper then finds it "was disabled", so
 #    a later upgrade leaves it disabled too.
-#   SYSTEM_PACKAGES_LIST  another list to check (make conformance's, and the tests of this script)
+#   SYSTEM_PACKAGES_LIST  another list to check (make conformance's, make e2e's, the tests of this script)
 #   SYSTEM_PACKAGES_FOR   what needs them, for the message (default: make test)
 #   SYSTEM_PACKAGES_ROOT  a directory standing for / (policy-rc.d, /etc/systemd/system): the
 #                         tests' scratch root; unset on a real machine

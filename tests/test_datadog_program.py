@@ -7,7 +7,7 @@ import time
 import pytest
 import yaml
 
-from tests.harness import BASE_CONFIG, LAUNCH_TIME, ROOT, Declared, evaluate, is_secret
+from tests.harness import BASE_CONFIG, LAUNCH_TIME, ROOT, Declared, evaluate, is_secret, rejected
 
 MONITOR = "datadog:index/monitor:Monitor"
 SCHEDULE = "datadog:index/downtimeSchedule:DowntimeSchedule"
@@ -173,3 +173,14 @@ def test_unset_settings_deploy_the_documented_defaults():
     uploads = {upload["file"]: upload["content"] for upload in agent["uploads"]}
     my_metric = yaml.safe_load(uploads["/conf.d/my_metric.d/conf.yaml"])
     assert my_metric["instances"] == [{"min_collection_interval": 45}]
+
+
+def test_stack_config_can_point_the_provider_at_another_endpoint():
+    # make e2e sets datadog:apiUrl to its local stand-in of the API; without it the site decides.
+    declared = evaluate({"datadog:apiUrl": "http://127.0.0.1:8080/"})
+    assert declared.one("pulumi:providers:datadog").inputs["apiUrl"] == "http://127.0.0.1:8080/"
+
+
+def test_a_malformed_endpoint_is_refused_by_name():
+    message, _ = rejected({"datadog:apiUrl": "http://127.0.0.1:8080/api"})
+    assert "datadog:apiUrl: 'http://127.0.0.1:8080/api' must be a base URL" in message

@@ -196,7 +196,8 @@ def test_app_container(two_hosts, index):
     # refresh notices a missing image), not pulumi-docker's native docker.Image (no Read).
     assert image.typ == "docker:index/remoteImage:RemoteImage"
     assert image.props["name"] == f"dd-assessment-app:{version}"
-    assert image.props["build"] == {"context": "app", "platform": "linux/amd64"}
+    # The legacy builder: buildx would build on this machine's Docker context, not the host's.
+    assert image.props["build"] == {"context": "app", "platform": "linux/amd64", "useLegacyBuilder": True}
     assert not two_hosts.of_type("docker:index/image:Image")
     app = two_hosts.named(f"{host}-app-container")
     assert app.props["image"] == _image_id(f"dd-assessment-app:{version}")  # the built image's id
