@@ -74,7 +74,7 @@ for host in hosts:
 #    quiet hours.
 in_datadog = pulumi.ResourceOptions(providers=[datadog_provider(
     "datadog", api_key=settings.datadog_api_key, app_key=settings.datadog_app_key,
-    site=settings.datadog_site)])
+    site=settings.datadog_site, api_url_override=settings.datadog_api_url)])
 dashboard = Dashboard(settings.name_prefix, DashboardArgs(
     title=f"{settings.project} ({settings.stack}): my_metric and PostgreSQL",
     host_names=settings.host_names, site=settings.datadog_site), opts=in_datadog)

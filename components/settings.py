@@ -68,6 +68,7 @@ class Settings:
     datadog_api_key: pulumi.Output
     datadog_app_key: pulumi.Output
     datadog_site: str
+    datadog_api_url: Optional[str]  # `datadog:apiUrl`: a Datadog-compatible API instead of the site's
     agent_version: str
     check_interval_seconds: int
     warning_threshold: float
@@ -359,6 +360,16 @@ def load_settings() -> Settings:
     demo_traffic = read("demoTraffic", lambda raw: _parse_int(
         raw, 0, MAX_DEMO_TRAFFIC, " requests per minute (0: no traffic container)"), default=30)
 
+    datadog_api_url = None
+    raw_api_url = pulumi.Config("datadog").get("apiUrl")
+    if raw_api_url is not None:
+        if re.fullmatch(r"https?://[^/\s]+/", raw_api_url):
+            datadog_api_url = raw_api_url
+        else:
+            problems.append(f"datadog:apiUrl: '{raw_api_url}' must be a base URL like "
+                            "https://api.datadoghq.com/ (scheme, host, trailing slash, no path); "
+                            "or remove it to use datadogSite's API")
+
     api_key = _datadog_key(config_key="apiKey", env="DD_API_KEY", stack=stack, problems=problems)
     app_key = _datadog_key(config_key="appKey", env="DD_APP_KEY", stack=stack, problems=problems)
 
@@ -374,6 +385,7 @@ def load_settings() -> Settings:
         ssh_public_key=public_key, ssh_private_key_path=private_key_path,
         host_count=host_count, instance_type=instance_type, ami_id=ami_id, host_tags=host_tags,
         datadog_api_key=api_key, datadog_app_key=app_key, datadog_site=site,
+        datadog_api_url=datadog_api_url,
         agent_version=agent_version, check_interval_seconds=check_interval,
         warning_threshold=warning, critical_threshold=critical, no_data_minutes=no_data,
         notify_handles=handles, timezone=timezone, quiet_hours=quiet_hours,
