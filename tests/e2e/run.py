@@ -1,13 +1,16 @@
 """`make e2e`: the real Pulumi CLI runs the real program, as `make up` does, against local AWS and
 Datadog stand-ins, with every EC2 instance a real test host. Linux and root only.
 
-What runs for real: the Pulumi CLI and engine, the Python language host and the program, the
-pulumi-random/command/docker/time/datadog plugins of `make toolchain`, scripts/deploy.sh (steps 1-5:
-prerequisites, file backend, stack creation with a passphrase, the config checks, then
-preview/up/destroy), the readiness gate through the Session Manager ProxyCommand, OpenSSH, Docker
-Engine, PostgreSQL prepared by user_data/. Standing in: AWS (tests/e2e/aws_standin, a provider
-named `aws` 7.51.1 over moto), the Datadog API (tests/providers/datadog_api_standin.py), the AWS
-CLI (tests/e2e/bin/aws) and the images (tests/e2e/images).
+What runs for real: the Pulumi CLI and engine, the toolchain's Python language host and the
+program, the random, time and docker plugins of `make toolchain` (and command and datadog when a
+plugin directory has them: `make toolchain` cannot build those two here, so tests/e2e/standins
+stands in: command runs the real command, datadog only keeps the declarations and the run says
+"Datadog: NOT judged"), scripts/deploy.sh (steps 1-5: prerequisites, file backend, stack creation
+with a passphrase, the config checks, then preview/up/destroy), the readiness gate through the
+Session Manager ProxyCommand, OpenSSH, Docker Engine, PostgreSQL prepared by user_data/. Standing
+in: AWS (tests/e2e/aws_standin, a provider named `aws` 7.51.1 over moto), the Datadog API
+(tests/providers/datadog_api_standin.py, for a real datadog plugin), the AWS CLI
+(tests/e2e/bin/aws) and the images (tests/e2e/images).
 
 Sequence, per host count (1: everything; 2: the path without the replacement):
   preview of a new stack -> up -> preview --expect-no-changes -> checks on every host ->
