@@ -22,29 +22,16 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from google.protobuf import empty_pb2, json_format, struct_pb2
+from google.protobuf import empty_pb2
 from pulumi.runtime.proto import plugin_pb2, provider_pb2, provider_pb2_grpc
 
 from tests.e2e.aws_standin import rules, schema
 from tests.e2e.aws_standin.hosts import host_factory
 from tests.e2e.aws_standin.resources import Aws, HostLedger, ProviderError, handlers, invokes
+from tests.e2e.standins.common import to_dict, to_struct, type_of  # one copy of the wire helpers
 
 VERSION = "7.51.1"
 UNKNOWN = schema.UNKNOWN
-
-
-def to_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
-    return json_format.MessageToDict(struct) if struct is not None else {}
-
-
-def to_struct(values: dict[str, Any]) -> struct_pb2.Struct:
-    out = struct_pb2.Struct()
-    out.update({k: v for k, v in values.items() if v is not None})
-    return out
-
-
-def _type_of(urn: str) -> str:
-    return urn.split("::")[-2].split("$")[-1]
 
 
 def _name_of(urn: str) -> str:
@@ -147,7 +134,7 @@ class AwsStandIn(provider_pb2_grpc.ResourceProviderServicer):
     # ---- resources ---------------------------------------------------------------------------
 
     def Check(self, request: provider_pb2.CheckRequest, context: Any) -> provider_pb2.CheckResponse:
-        token = _type_of(request.urn)
+        token = type_of(request.urn)
         news = to_dict(request.news)
         olds = to_dict(request.olds)
         if token not in rules.FORCE_NEW:
@@ -167,7 +154,7 @@ class AwsStandIn(provider_pb2_grpc.ResourceProviderServicer):
         return provider_pb2.CheckResponse(inputs=to_struct(news), failures=failures)
 
     def Diff(self, request: provider_pb2.DiffRequest, context: Any) -> provider_pb2.DiffResponse:
-        token = _type_of(request.urn)
+        token = type_of(request.urn)
         olds = _normalize(to_dict(request.olds))
         # What was declared last time: a property declared then and not now is a deletion.
         old_inputs = _normalize(to_dict(request.old_inputs)) if request.HasField("old_inputs") else {}
@@ -209,14 +196,14 @@ class AwsStandIn(provider_pb2_grpc.ResourceProviderServicer):
 
     def Create(self, request: provider_pb2.CreateRequest, context: Any) -> provider_pb2.CreateResponse:
         try:
-            create = handlers(self.aws)[_type_of(request.urn)][0]
+            create = handlers(self.aws)[type_of(request.urn)][0]
             resource_id, outputs = create(to_dict(request.properties))
         except Exception as error:  # noqa: BLE001
             self._fail(context, error)
         return provider_pb2.CreateResponse(id=resource_id, properties=to_struct(outputs))
 
     def Read(self, request: provider_pb2.ReadRequest, context: Any) -> provider_pb2.ReadResponse:
-        read = handlers(self.aws)[_type_of(request.urn)][1]
+        read = handlers(self.aws)[type_of(request.urn)][1]
         inputs = to_dict(request.inputs)
         if read is None:
             return provider_pb2.ReadResponse(id=request.id, properties=request.properties, inputs=request.inputs)
@@ -228,9 +215,9 @@ class AwsStandIn(provider_pb2_grpc.ResourceProviderServicer):
 
     def Update(self, request: provider_pb2.UpdateRequest, context: Any) -> provider_pb2.UpdateResponse:
         try:
-            update = handlers(self.aws)[_type_of(request.urn)][2]
+            update = handlers(self.aws)[type_of(request.urn)][2]
             if update is None:
-                raise ProviderError(f"{_type_of(request.urn)} has no in-place update")
+                raise ProviderError(f"{type_of(request.urn)} has no in-place update")
             outputs = update(request.id, to_dict(request.olds), to_dict(request.news))
         except Exception as error:  # noqa: BLE001
             self._fail(context, error)
@@ -238,7 +225,7 @@ class AwsStandIn(provider_pb2_grpc.ResourceProviderServicer):
 
     def Delete(self, request: provider_pb2.DeleteRequest, context: Any) -> empty_pb2.Empty:
         try:
-            handlers(self.aws)[_type_of(request.urn)][3](request.id, to_dict(request.properties))
+            handlers(self.aws)[type_of(request.urn)][3](request.id, to_dict(request.properties))
         except Exception as error:  # noqa: BLE001
             self._fail(context, error)
         return empty_pb2.Empty()
