@@ -58,7 +58,6 @@ class FlaskAppArgs:
 
 class FlaskApp(pulumi.ComponentResource):
     version: str
-    image_name: pulumi.Output[str]
     image_id: pulumi.Output[str]  # what containers run (the provider documents `image_id` for it)
     container: docker.Container
     internal_url: str  # the app as other containers of the network reach it
@@ -100,7 +99,6 @@ class FlaskApp(pulumi.ComponentResource):
             opts=args.docker_host.resource_options(parent=self, delete_before_replace=True))
 
         self.version = version
-        self.image_name = image.name
         self.image_id = image.image_id
         self.container = container
         # A plain string, not derived from the container: when a host is replaced, the engine
@@ -110,5 +108,5 @@ class FlaskApp(pulumi.ComponentResource):
         # calculateDependentReplacements: a DiffUnavailable error is not tolerated there; seen in
         # make e2e). Users of the URL start after the app with depends_on=[the container].
         self.internal_url = f"http://{args.service}:{CONTAINER_PORT}"
-        self.register_outputs({"version": version, "image_name": self.image_name,
+        self.register_outputs({"version": version, "image_name": image.name,
                                "internal_url": self.internal_url})

@@ -190,7 +190,6 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     "replacementTrigger": (rpc.deserialize_property(
                         json_format.MessageToDict(request.replacement_trigger))
                         if request.HasField("replacement_trigger") else None),
-                    "replaceWith": list(request.replace_with),
                 },
             ))
         return response
